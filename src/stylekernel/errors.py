@@ -1,0 +1,34 @@
+"""Errors a user can act on. The CLI prints them as one line and exits non-zero."""
+
+from __future__ import annotations
+
+
+class StyleKernelError(Exception):
+    """Base class of every error caused by user input (paths, files, config values)."""
+
+
+class ConfigError(StyleKernelError, ValueError):
+    """A constructor argument or config value is invalid; the message names the argument."""
+
+
+class WeightsNotFoundError(StyleKernelError, FileNotFoundError):
+    """A pretrained weight file is not cached and could not be downloaded."""
+
+
+class ImageDecodeError(StyleKernelError, ValueError):
+    """A file could not be decoded as an image; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class CheckpointError(StyleKernelError, ValueError):
+    """A file is not a readable stylekernel / Lightning checkpoint."""
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(message)

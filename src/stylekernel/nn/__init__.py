@@ -1,0 +1,1 @@
+"""Pure torch modules of the style-kernel network, one idea per file."""

@@ -1,0 +1,90 @@
+"""The interface every style-transfer network in the suite implements (ours and the baselines).
+
+A network is encoder -> ``transform`` (feature-space stylisation) -> decoder. Splitting it this
+way lets the losses reuse the encoder features, lets inference blend several styles, apply
+masks and the content/style trade-off alpha in feature space, and lets one LightningModule train
+every method.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from stylekernel.nn.decoder import Decoder
+from stylekernel.nn.encoder import VGGEncoder
+
+
+class StyleTransferNet(nn.Module):
+    """Base class: subclasses build ``self.encoder``/``self.decoder`` and implement ``transform``.
+
+    Attributes:
+        feature_layers: encoder layers ``transform`` reads (content and style alike).
+        stride: the input size must be a multiple of this (8 for relu4_1, 16 with relu5_1).
+    Constructor arguments are recorded (``init_config()``) so a checkpoint can rebuild the net.
+    """
+
+    feature_layers: tuple[str, ...] = ("relu4_1",)
+    stride: int = 8
+    encoder: VGGEncoder
+    decoder: Decoder
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "StyleTransferNet":
+        obj = super().__new__(cls)
+        bound = inspect.signature(cls.__init__).bind(obj, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        obj.__dict__["_init_args"] = arguments
+        return obj
+
+    def init_config(self) -> dict[str, Any]:
+        """``{"class_path": ..., "init_args": {...}}`` that rebuilds this network."""
+        cls = type(self)
+        return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(self.__dict__["_init_args"])}
+
+    @staticmethod
+    def from_config(config: dict[str, Any]) -> "StyleTransferNet":
+        """Build a network from :meth:`init_config` output (only StyleTransferNet subclasses)."""
+        module_name, _, cls_name = config["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        if not (isinstance(cls, type) and issubclass(cls, StyleTransferNet)):
+            raise TypeError(f"{config['class_path']} is not a StyleTransferNet")
+        return cls(**config.get("init_args", {}))
+
+    # --- the three stages -------------------------------------------------------------------
+    def encode(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """image: (B, 3, H, W) in [0, 1] -> encoder features (``feature_layers`` by default)."""
+        return self.encoder(image, self.feature_layers if layers is None else layers)
+
+    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
+        """Stylised features at relu4_1: content/style feature dicts -> (B, 512, H/8, W/8)."""
+        raise NotImplementedError
+
+    def decode(self, z: Tensor) -> Tensor:
+        """(B, 512, h, w) -> (B, 3, 8h, 8w), unclamped."""
+        return self.decoder(z)
+
+    def forward(self, content: Tensor, style: Tensor, alpha: float = 1.0) -> Tensor:
+        """content: (B, 3, H, W), style: (B, 3, H', W') in [0, 1] -> (B, 3, H, W), unclamped.
+
+        H and W must be multiples of ``stride`` (inference pads for you). ``alpha`` blends the
+        stylised and the content features: z = alpha * transform + (1 - alpha) * relu4_1(content).
+        """
+        fc, fs = self.encode(content), self.encode(style)
+        z = self.transform(fc, fs)
+        if alpha != 1.0:
+            z = alpha * z + (1.0 - alpha) * fc["relu4_1"].to(z.dtype)
+        return self.decode(z)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @torch.no_grad()
+    def parameter_count(self, trainable_only: bool = True) -> int:
+        params = self.trainable_parameters() if trainable_only else list(self.parameters())
+        return sum(p.numel() for p in params)
