@@ -8,6 +8,9 @@ Weight sources (``weights``):
   first 1x1 conv converts [0, 1] RGB to the Caffe colour space; reflection padding.
 * a path to a file in either format (detected from its keys).
 * ``"random"``: random initialisation, for tests and smoke runs only; logged loudly.
+* ``"auto"``: ``"torchvision"`` when its file is cached or can be downloaded, else ``"random"``
+  with the same loud warning (the quickstart uses it so it runs offline). ``source`` tells
+  which one was used.
 
 The encoder is frozen: no parameter requires grad, and ``train()`` keeps it in eval mode, so it
 stays in eval mode even when the LightningModule around it trains. Gradients still flow through
@@ -27,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from stylekernel import weights as weight_files
-from stylekernel.errors import ConfigError
+from stylekernel.errors import ConfigError, WeightsNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ STRIDES: dict[str, int] = {"relu1_1": 1, "relu2_1": 2, "relu3_1": 4, "relu4_1": 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-WEIGHT_SOURCES = ("torchvision", "vgg_normalised", "random")
+WEIGHT_SOURCES = ("torchvision", "vgg_normalised", "random", "auto")
 
 _FROM_CHECKPOINT: contextvars.ContextVar[bool] = contextvars.ContextVar("stylekernel_encoder_from_ckpt", default=False)
 
@@ -89,8 +92,15 @@ class VGGEncoder(nn.Module):
         if last_layer not in LAYERS:
             raise ConfigError(f"VGGEncoder: last_layer must be one of {LAYERS}, got {last_layer!r}")
         source = self._source_kind(weights)
+        if source == "auto" and not _FROM_CHECKPOINT.get():
+            try:
+                weight_files.resolve("vgg19")
+                source = "torchvision"
+            except WeightsNotFoundError as exc:
+                log.warning("VGGEncoder(weights='auto'): %s", exc)
+                source = "random"
         self.weights = weights
-        self.source = source
+        self.source = source  # what was actually loaded: torchvision | vgg_normalised | random
         padding_mode = "reflect" if source == "vgg_normalised" else "zeros"
         self.last_layer = last_layer
         self.preprocess = nn.Conv2d(3, 3, 1) if source == "vgg_normalised" else None
