@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from typing import Iterator
+
+_captured: contextvars.ContextVar[list["ConfigError"] | None] = contextvars.ContextVar("stylekernel_config_errors", default=None)
+
 
 class StyleKernelError(Exception):
     """Base class of every error caused by user input (paths, files, config values)."""
@@ -9,6 +15,26 @@ class StyleKernelError(Exception):
 
 class ConfigError(StyleKernelError, ValueError):
     """A constructor argument or config value is invalid; the message names the argument."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        captured = _captured.get()
+        if captured is not None:
+            captured.append(self)
+
+
+@contextlib.contextmanager
+def capture_config_errors() -> Iterator[list[ConfigError]]:
+    """Collect every ConfigError raised inside the block, even if a library re-wraps it.
+
+    jsonargparse turns a constructor's exception into its own ValueError while instantiating a
+    config; the CLI uses this to report the original one-line message instead.
+    """
+    token = _captured.set([])
+    try:
+        yield _captured.get()  # type: ignore[misc]
+    finally:
+        _captured.reset(token)
 
 
 class WeightsNotFoundError(StyleKernelError, FileNotFoundError):

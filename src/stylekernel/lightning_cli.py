@@ -8,11 +8,13 @@ readable checkpoint is rejected with one clear line before any work starts.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
 from stylekernel.checkpoint import read_checkpoint
+from stylekernel.errors import capture_config_errors
 from stylekernel.module import StyleTransferModule
 
 _SPECIAL_CKPT = {"last", "best", "hpc", "registry"}
@@ -21,32 +23,32 @@ _SPECIAL_CKPT = {"last", "best", "hpc", "registry"}
 class StyleKernelCLI(LightningCLI):
     """LightningCLI with the suite's conventions (saved config, checkpoint validation)."""
 
-    def _check_ckpt_path(self) -> None:
-        if self.subcommand is None:
-            return
-        ckpt_path = self.config[self.subcommand].get("ckpt_path")
-        if ckpt_path and str(ckpt_path) not in _SPECIAL_CKPT:
-            read_checkpoint(ckpt_path)
+    def instantiate_classes(self) -> None:
+        """Instantiate, reporting a constructor's ConfigError itself (jsonargparse re-wraps it)."""
+        with capture_config_errors() as errors:
+            try:
+                super().instantiate_classes()
+            except (ValueError, TypeError):
+                if errors:
+                    raise errors[-1] from None
+                raise
 
-    def before_fit(self) -> None:
-        self._check_ckpt_path()
-
-    def before_validate(self) -> None:
-        self._check_ckpt_path()
-
-    def before_test(self) -> None:
-        self._check_ckpt_path()
-
-    def before_predict(self) -> None:
-        self._check_ckpt_path()
+    def _parse_ckpt_path(self) -> None:
+        """Reject a ``--ckpt_path`` that is not a readable checkpoint, then let Lightning read it."""
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            ckpt_path = self.config[subcommand].get("ckpt_path")
+            if ckpt_path and str(ckpt_path) not in _SPECIAL_CKPT:
+                read_checkpoint(ckpt_path)
+        super()._parse_ckpt_path()
 
 
 def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
     """Run ``stylekernel <fit|validate|test|predict> ...`` with ``args``."""
     return StyleKernelCLI(
         StyleTransferModule,
-        subclass_mode_model=False,
-        args=args,
+        subclass_mode_model=True,
+        args=None if args == sys.argv[1:] else args,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "stylekernel", "default_env": False},
         **kwargs,

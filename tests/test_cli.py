@@ -1,0 +1,109 @@
+"""The ``stylekernel`` command end to end: help, errors as one line, fit/resume/validate, DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylekernel.cli import LIGHTNING_COMMANDS, TOOL_COMMANDS, main
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "configs" / "quickstart.yaml"
+# tiny overrides of the quickstart: random encoder, 32 px crops, a handful of steps
+TINY = [
+    "--model.init_args.net.init_args.encoder_weights=random",
+    "--model.init_args.net.init_args.groups=16",
+    "--model.init_args.net.init_args.kernel_hidden_channels=32",
+    "--data.init_args.load_size=40",
+    "--data.init_args.crop_size=32",
+    "--data.init_args.val_size=32",
+    "--data.init_args.batch_size=2",
+    "--data.init_args.steps_per_epoch=2",
+    "--trainer.limit_val_batches=1",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.enable_progress_bar=false",
+]
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "stylekernel.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+
+
+def test_help_lists_every_subcommand(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in [*LIGHTNING_COMMANDS, *TOOL_COMMANDS]:
+        assert f"  {name} " in out
+
+
+def test_unknown_command_is_one_clear_error(capsys) -> None:
+    assert main(["fitt"]) == 2
+    assert "unknown command 'fitt'" in capsys.readouterr().err
+
+
+def test_weights_list_shows_every_file(capsys, weights_cache) -> None:
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("vgg19", "vgg_normalised", "alexnet", "art_inception"):
+        assert name in out
+    assert "missing" in out and str(weights_cache) in out
+
+
+def test_bad_config_value_is_one_line_without_traceback(tmp_path: Path) -> None:
+    res = run_cli("fit", "--config", str(QUICKSTART), *TINY, "--model.init_args.net.init_args.kernel_size=-3", cwd=tmp_path)
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "kernel_size" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
+    res = run_cli("fit", "--config", str(QUICKSTART), *TINY, f"--ckpt_path={tmp_path / 'nope.ckpt'}", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "does not exist" in res.stderr and "Traceback" not in res.stderr
+    junk = tmp_path / "junk.ckpt"
+    junk.write_text("not a checkpoint")
+    res = run_cli("validate", "--config", str(QUICKSTART), *TINY, f"--ckpt_path={junk}", cwd=tmp_path)
+    assert res.returncode == 2 and "not a readable checkpoint" in res.stderr and "Traceback" not in res.stderr
+
+
+def _checkpoints(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.ckpt"))
+
+
+def test_fit_saves_config_and_checkpoint_then_resumes_and_validates(tmp_path: Path) -> None:
+    res = run_cli("fit", "--config", str(QUICKSTART), *TINY, "--trainer.max_steps=2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-4000:]
+    run_dir = tmp_path / "runs" / "quickstart" / "version_0"
+    saved = (run_dir / "config.yaml").read_text()
+    assert "StyleKernelNet" in saved and "encoder_weights: random" in saved  # the resolved config
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    assert ckpt["global_step"] == 2 and ckpt["stylekernel"]["encoder_source"] == "random"
+
+    res = run_cli("fit", "--config", str(QUICKSTART), *TINY, "--trainer.max_steps=4", f"--ckpt_path={last}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-4000:]
+    resumed = torch.load(tmp_path / "runs" / "quickstart" / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == 4
+
+    res = run_cli("validate", "--config", str(QUICKSTART), *TINY, f"--ckpt_path={last}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "val/loss" in res.stdout
+
+
+@pytest.mark.ddp
+def test_two_process_cpu_ddp_fit(tmp_path: Path) -> None:
+    res = run_cli(
+        "fit", "--config", str(QUICKSTART), *TINY, "--trainer.max_steps=2", "--trainer.devices=2",
+        "--trainer.strategy=ddp", "--trainer.num_sanity_val_steps=0", cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-4000:]
+    ckpt = torch.load(tmp_path / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 2
+    assert "world_size=2" in res.stderr or "distributed_backend=gloo" in res.stderr
