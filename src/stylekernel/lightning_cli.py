@@ -9,6 +9,7 @@ readable checkpoint is rejected with one clear line before any work starts.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
@@ -45,6 +46,10 @@ class StyleKernelCLI(LightningCLI):
 
 def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
     """Run ``stylekernel <fit|validate|test|predict> ...`` with ``args``."""
+    # The frozen VGG encoder stays in eval mode during training on purpose.
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+    # We always pass ``args`` explicitly (also when embedded, e.g. in tests).
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
     return StyleKernelCLI(
         StyleTransferModule,
         subclass_mode_model=True,

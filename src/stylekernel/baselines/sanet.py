@@ -1,0 +1,125 @@
+"""SANet baseline: "Arbitrary Style Transfer with Style-Attentional Networks" (Park & Lee, CVPR 2019).
+
+    content, style (B, 3, H, W), (B, 3, H', W')
+      -> VGGEncoder                   relu4_1 (stride 8) and relu5_1 (stride 16) of both
+      -> SANetBlock at relu4_1        (B, 512, H/8, W/8)
+      -> SANetBlock at relu5_1        (B, 512, H/16, W/16) -> nearest upsampling to H/8 x W/8
+      -> sum -> reflection pad + 3x3 merge conv                 (B, 512, H/8, W/8)
+      -> Decoder                      (B, 3, H, W)
+
+One style-attentional block (as in the authors' code): f = conv1x1(mvn(Fc)), g = conv1x1(mvn(Fs)),
+h = conv1x1(Fs), S = softmax(f gᵀ) over style positions, out = conv1x1(S h) + Fc. The original
+uses unscaled logits (no 1/sqrt(d)); ``scaled_attention=True`` divides by sqrt(512). Attention is
+computed in query chunks (exact, see ``stylekernel.nn.attention``), so large images fit in
+memory. The losses are the suite's, which are SANet's own (content 1, style 3, identity 50 / 1).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from stylekernel.errors import check
+from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
+from stylekernel.nn.base import StyleTransferNet
+from stylekernel.nn.decoder import Decoder
+from stylekernel.nn.encoder import VGGEncoder
+from stylekernel.nn.functional import mvn
+
+CHANNELS = 512
+
+
+def _check_attention_args(max_style_tokens: Optional[int], query_chunk_size: Optional[int]) -> None:
+    check(
+        max_style_tokens is None or (isinstance(max_style_tokens, int) and max_style_tokens >= 1),
+        f"max_style_tokens must be a positive integer or null, got {max_style_tokens!r}",
+    )
+    check(
+        query_chunk_size is None or (isinstance(query_chunk_size, int) and query_chunk_size >= 1),
+        f"query_chunk_size must be a positive integer or null, got {query_chunk_size!r}",
+    )
+
+
+class SANetBlock(nn.Module):
+    """One style-attentional block.
+
+    forward(zc: (B, C, H, W), zs: (B, C, H', W')) -> (B, C, H, W).
+
+    Args:
+        channels: C, the feature width.
+        scaled: divide the logits by sqrt(C) (False: SANet's unscaled dot product).
+        max_style_tokens: cap on style positions (random subset in training, evenly spaced in
+            eval); None keeps all.
+        query_chunk_size: content positions per attention chunk; None = one chunk.
+    """
+
+    def __init__(
+        self,
+        channels: int = CHANNELS,
+        *,
+        scaled: bool = False,
+        max_style_tokens: Optional[int] = None,
+        query_chunk_size: Optional[int] = 4096,
+    ) -> None:
+        super().__init__()
+        check(channels >= 1, f"channels must be >= 1, got {channels}")
+        _check_attention_args(max_style_tokens, query_chunk_size)
+        self.scaled = scaled
+        self.max_style_tokens = max_style_tokens
+        self.query_chunk_size = query_chunk_size
+        self.f = nn.Conv2d(channels, channels, 1)
+        self.g = nn.Conv2d(channels, channels, 1)
+        self.h = nn.Conv2d(channels, channels, 1)
+        self.out_conv = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, zc: Tensor, zs: Tensor) -> Tensor:
+        b, c, h, w = zc.shape
+        q = flatten_positions(self.f(mvn(zc).to(zc.dtype)))  # (B, Nc, C)
+        k = flatten_positions(self.g(mvn(zs).to(zs.dtype)))  # (B, Ns, C)
+        v = flatten_positions(self.h(zs))  # (B, Ns, C)
+        idx = token_subset(k.shape[1], self.max_style_tokens, random=self.training, device=k.device)
+        if idx is not None:
+            k, v = k[:, idx], v[:, idx]
+        out = chunked_attention(q, k, v, chunk_size=self.query_chunk_size, scale=None if self.scaled else 1.0)
+        out = out.transpose(1, 2).reshape(b, c, h, w)
+        return self.out_conv(out.to(zc.dtype)) + zc
+
+
+class SANet(StyleTransferNet):
+    """Style-attentional networks at relu4_1 and relu5_1, merged, then the shared decoder.
+
+    The input size must be a multiple of 16 (``stride``); inference pads for you.
+
+    Args:
+        encoder_weights: VGG19 source: torchvision | vgg_normalised | random | auto | a file path.
+        scaled_attention: divide attention logits by sqrt(512) (the original does not).
+        max_style_tokens: cap on style positions per attention (random subset in training,
+            evenly spaced in eval); null keeps all, as the original does.
+        query_chunk_size: content positions per attention chunk (memory bound); null = one chunk.
+    """
+
+    def __init__(
+        self,
+        encoder_weights: str = "torchvision",
+        scaled_attention: bool = False,
+        max_style_tokens: Optional[int] = None,
+        query_chunk_size: Optional[int] = 4096,
+    ) -> None:
+        super().__init__()
+        _check_attention_args(max_style_tokens, query_chunk_size)
+        block_args = dict(scaled=scaled_attention, max_style_tokens=max_style_tokens, query_chunk_size=query_chunk_size)
+        self.sanet4_1 = SANetBlock(CHANNELS, **block_args)  # type: ignore[arg-type]
+        self.sanet5_1 = SANetBlock(CHANNELS, **block_args)  # type: ignore[arg-type]
+        self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(CHANNELS, CHANNELS, 3))
+        self.feature_layers = ("relu4_1", "relu5_1")
+        self.stride = 16
+        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")
+        self.decoder = Decoder(CHANNELS)
+
+    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
+        """{relu4_1, relu5_1} of content and style -> (B, 512, H/8, W/8)."""
+        z4 = self.sanet4_1(content["relu4_1"], style["relu4_1"])
+        z5 = self.sanet5_1(content["relu5_1"], style["relu5_1"])
+        return self.merge(z4 + F.interpolate(z5, size=z4.shape[-2:], mode="nearest"))

@@ -1,0 +1,24 @@
+"""Fixtures of the baseline tests.
+
+The tensors here are tiny (32-80 px images), so intra-op threading buys little, while two
+OpenMP threads on a 2-core machine that is also running other test processes spin-wait and
+make every small op several times slower. These tests therefore run single-threaded; the
+previous setting is restored after each test.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,144 @@
+"""Every registered network (ours and each baseline): shapes, gradients, config round trip and a
+few optimisation steps. A model is tested here the moment it is added to ``registry.MODELS``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from stylekernel.baselines.registry import MODELS, build
+from stylekernel.errors import ConfigError
+from stylekernel.module import StyleTransferModule
+from stylekernel.nn.base import StyleTransferNet
+
+NAMES = sorted(MODELS)
+
+
+class _LazyNets(dict):
+    """name -> network (random encoder), built on first use."""
+
+    def __missing__(self, name: str) -> StyleTransferNet:
+        torch.manual_seed(0)
+        self[name] = build(name, encoder_weights="random")
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def nets() -> dict[str, StyleTransferNet]:
+    """One network per registry entry, shared by the tests of this module."""
+    return _LazyNets()
+
+
+def _sizes(net: StyleTransferNet) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Content 48x80 and a style of another aspect, both multiples of the net's stride."""
+    s = net.stride
+    assert 48 % s == 0 and 80 % s == 0, "test sizes must be multiples of every model's stride"
+    return (48, 80), (4 * s, 2 * s)
+
+
+def test_registry_lists_every_model() -> None:
+    assert set(NAMES) == {"stylekernel", "adain", "sanet", "adaattn", "adaconv"}
+    for cls in MODELS.values():
+        assert isinstance(cls, type) and issubclass(cls, StyleTransferNet)
+
+
+def test_build_rejects_unknown_names() -> None:
+    with pytest.raises(ConfigError, match="model"):
+        build("nope")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_backward(name: str, nets: dict[str, StyleTransferNet]) -> None:
+    net = nets[name]
+    net.train()
+    net.zero_grad(set_to_none=True)
+    (hc, wc), (hs, ws) = _sizes(net)
+    torch.manual_seed(1)
+    content, style = torch.rand(2, 3, hc, wc), torch.rand(2, 3, hs, ws)
+    out = net(content, style)
+    assert out.shape == content.shape
+    assert torch.isfinite(out).all()
+    (out * torch.randn_like(out)).mean().backward()
+
+    trainable = {n: p for n, p in net.named_parameters() if p.requires_grad}
+    assert trainable, "a network must have trainable parameters"
+    for n, p in trainable.items():
+        assert p.grad is not None, f"{name}: no gradient reaches {n}"
+        assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient in {n}"
+    no_signal = [n for n, p in trainable.items() if p.grad.abs().sum() == 0]  # type: ignore[union-attr]
+    assert not no_signal, f"{name}: zero gradient in {no_signal}"
+    for n, p in net.encoder.named_parameters():
+        assert not p.requires_grad and p.grad is None, f"{name}: the frozen encoder got a gradient in {n}"
+    assert not net.encoder.training, "the encoder must stay in eval mode"
+    assert net.parameter_count() == sum(p.numel() for p in trainable.values())
+    assert net.parameter_count(trainable_only=False) > net.parameter_count()
+    net.zero_grad(set_to_none=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_alpha_zero_and_batch_independence(name: str, nets: dict[str, StyleTransferNet]) -> None:
+    """Samples do not interact (per-sample kernels/statistics), and alpha blends in feature space."""
+    net = nets[name].eval()
+    (hc, wc), (hs, ws) = _sizes(net)
+    torch.manual_seed(2)
+    content, style = torch.rand(2, 3, hc, wc), torch.rand(2, 3, hs, ws)
+    with torch.no_grad():
+        both = net(content, style)
+        second = net(content[1:], style[1:])
+        torch.testing.assert_close(both[1:], second, rtol=1e-4, atol=1e-4)
+        recon = net(content, style, alpha=0.0)
+        torch.testing.assert_close(recon, net.decode(net.encode(content)["relu4_1"]), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_init_config_round_trip(name: str, nets: dict[str, StyleTransferNet]) -> None:
+    net = nets[name].eval()
+    config = net.init_config()
+    assert json.loads(json.dumps(config)) == config, "constructor arguments must be plain types"
+    rebuilt = StyleTransferNet.from_config(config)
+    assert type(rebuilt) is type(net)
+    rebuilt.load_state_dict(net.state_dict())
+    rebuilt.eval()
+    (hc, wc), (hs, ws) = _sizes(net)
+    torch.manual_seed(3)
+    content, style = torch.rand(1, 3, hc, wc), torch.rand(1, 3, hs, ws)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(content, style), net(content, style), rtol=0, atol=1e-6)
+    assert rebuilt.feature_layers == net.feature_layers and rebuilt.stride == net.stride
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_adam_steps_lower_the_training_loss(name: str) -> None:
+    """Three Adam steps through StyleTransferModule.compute_losses lower the loss on a fixed batch."""
+    torch.manual_seed(0)
+    net = build(name, encoder_weights="random")
+    module = StyleTransferModule(net, lr_decay=0.0)
+    module.train()
+    optimizer = module.configure_optimizers()["optimizer"]
+    size = max(32, 2 * net.stride)
+    content, style = torch.rand(2, 3, size, size), torch.rand(2, 3, size, size)
+    losses = []
+    for _ in range(3):
+        terms, output = module.compute_losses(content, style)
+        assert output.shape == content.shape
+        assert all(torch.isfinite(v) for v in terms.values()), terms
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
+        losses.append(terms["loss"].item())
+    with torch.no_grad():
+        losses.append(module.compute_losses(content, style)[0]["loss"].item())
+    assert losses[-1] < losses[0], f"{name}: loss did not decrease: {losses}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_under_bf16_autocast(name: str, nets: dict[str, StyleTransferNet]) -> None:
+    """Mixed precision: no dtype clashes between float32 statistics and bf16 convolutions."""
+    net = nets[name].eval()
+    s = net.stride
+    content, style = torch.rand(1, 3, 2 * s, 3 * s), torch.rand(1, 3, 3 * s, 2 * s)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(content, style)
+    assert out.shape == content.shape and torch.isfinite(out.float()).all()

@@ -1,0 +1,72 @@
+"""Every LightningCLI YAML in configs/ and experiments/ parses, and every model config trains.
+
+Fragments (model/, data/, trainer/, logger/, experiments/ablations/) are layered on the
+quickstart config, exactly as the README combines them with several ``--config``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stylekernel.lightning_cli import run_lightning_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "configs" / "quickstart.yaml"
+LIGHTNING_KEYS = {"model", "data", "trainer", "seed_everything", "optimizer", "lr_scheduler", "ckpt_path"}
+TINY = [
+    "--model.init_args.net.init_args.encoder_weights=random",
+    "--data.init_args.load_size=40",
+    "--data.init_args.crop_size=32",
+    "--data.init_args.val_size=32",
+    "--data.init_args.batch_size=1",
+    "--trainer.accelerator=cpu",
+    "--trainer.devices=1",
+    "--trainer.strategy=auto",
+    "--trainer.precision=32-true",
+    "--trainer.num_nodes=1",
+    "--trainer.logger=false",
+    "--trainer.fast_dev_run=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.callbacks=[]",
+]
+
+
+def lightning_configs() -> list[Path]:
+    files = sorted([*ROOT.glob("configs/**/*.yaml"), *ROOT.glob("experiments/**/*.yaml")])
+    return [f for f in files if set(yaml.safe_load(f.read_text()) or {}) <= LIGHTNING_KEYS]
+
+
+def model_configs() -> list[Path]:
+    return [f for f in lightning_configs() if "model" in yaml.safe_load(f.read_text()) and f != QUICKSTART
+            and ("configs/model" in str(f) or "ablations" in str(f))]  # fmt: skip
+
+
+def test_there_are_configs_to_check() -> None:
+    names = {f.relative_to(ROOT).as_posix() for f in lightning_configs()}
+    assert "configs/quickstart.yaml" in names and "configs/trainer/gpu.yaml" in names
+
+
+@pytest.mark.parametrize("config", lightning_configs(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_config_parses(config: Path, capsys) -> None:
+    args = ["fit", "--config", str(QUICKSTART)] + (["--config", str(config)] if config != QUICKSTART else [])
+    with pytest.raises(SystemExit) as info:
+        run_lightning_cli([*args, "--print_config"])
+    assert info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["class_path"] == "stylekernel.module.StyleTransferModule"
+
+
+@pytest.mark.parametrize("config", model_configs(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_model_config_fast_dev_run(config: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = run_lightning_cli(["fit", "--config", str(QUICKSTART), "--config", str(config), *TINY])
+    assert cli.trainer.global_step == 1
+    wanted = yaml.safe_load(config.read_text())["model"].get("init_args", {}).get("net", {})
+    if "class_path" in wanted:
+        assert type(cli.model.net).__name__ == wanted["class_path"].rsplit(".", 1)[-1]
+    for key, value in wanted.get("init_args", {}).items():
+        if key != "encoder_weights":
+            assert cli.model.net.init_config()["init_args"][key] == value, key
