@@ -70,3 +70,17 @@ def test_model_config_fast_dev_run(config: Path, tmp_path: Path, monkeypatch) ->
     for key, value in wanted.get("init_args", {}).items():
         if key != "encoder_weights":
             assert cli.model.net.init_config()["init_args"][key] == value, key
+
+
+@pytest.mark.parametrize("data", ["coco_wikiart_local.yaml", "coco_wikiart_hub.yaml"])
+@pytest.mark.parametrize("trainer", ["gpu.yaml", "ddp8.yaml", "multinode.yaml"])
+def test_paper_recipe_combinations_parse_without_the_quickstart(data: str, trainer: str, capsys) -> None:
+    """The README's real-data commands: model + data + trainer + logger fragments alone."""
+    args = ["fit", "--config", str(ROOT / "configs/model/stylekernel.yaml"), "--config", str(ROOT / "configs/data" / data),
+            "--config", str(ROOT / "configs/trainer" / trainer), "--config", str(ROOT / "configs/logger/wandb.yaml")]  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        run_lightning_cli([*args, "--print_config"])
+    assert info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["init_args"]["net"]["init_args"]["encoder_weights"] == "torchvision"
+    assert printed["trainer"]["accelerator"] == "gpu"

@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/dynamic_conv.json"))
+    parser.add_argument("--out", type=Path, default=Path("experiments/benchmarks/results/dynamic_conv.json"))
     args = parser.parse_args()
     if args.case:
         print(json.dumps(_case(json.loads(args.case))))

@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["stylekernel", "adain"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/train_step.json"))
+    parser.add_argument("--out", type=Path, default=Path("experiments/benchmarks/results/train_step.json"))
     args = parser.parse_args()
     if args.case:
         print(json.dumps(_case(json.loads(args.case))))
