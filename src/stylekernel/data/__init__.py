@@ -1,0 +1,64 @@
+"""Data layer: image sources, robust decoding, transforms and the Lightning datamodule.
+
+Import paths for configs: ``stylekernel.data.StyleTransferDataModule`` with sources
+``stylekernel.data.FolderSource`` / ``FileListSource`` / ``HFSource`` / ``DemoSource``.
+Exports are resolved lazily, so ``from stylekernel.data.decode import load_image`` (used by
+inference and evaluation) does not import Lightning or ``datasets``. Nothing is read or
+downloaded at import time.
+
+Modules: ``decode`` (load_image), ``transforms`` (resize/crop/to tensor), ``sources`` (folder,
+file list, Hugging Face), ``demo`` (embedded demo set), ``sampling`` (seeded sample arithmetic),
+``heldout`` (deterministic val/test carving), ``train_stream`` (resumable training stream),
+``pairs`` (val/test pairs), ``datamodule`` (StyleTransferDataModule), ``cli`` (stylekernel data).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "StyleTransferDataModule": "stylekernel.data.datamodule",
+    "ImageSource": "stylekernel.data.sources",
+    "IndexedSource": "stylekernel.data.sources",
+    "StreamingSource": "stylekernel.data.sources",
+    "FolderSource": "stylekernel.data.sources",
+    "FileListSource": "stylekernel.data.sources",
+    "HFSource": "stylekernel.data.sources",
+    "MemorySource": "stylekernel.data.sources",
+    "Record": "stylekernel.data.sources",
+    "DemoSource": "stylekernel.data.demo",
+    "write_demo": "stylekernel.data.demo",
+    "IMAGE_EXTENSIONS": "stylekernel.data.decode",
+    "load_image": "stylekernel.data.decode",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylekernel.data.datamodule import StyleTransferDataModule
+    from stylekernel.data.decode import IMAGE_EXTENSIONS, load_image
+    from stylekernel.data.demo import DemoSource, write_demo
+    from stylekernel.data.sources import (
+        FileListSource,
+        FolderSource,
+        HFSource,
+        ImageSource,
+        IndexedSource,
+        MemorySource,
+        Record,
+        StreamingSource,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stylekernel.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
