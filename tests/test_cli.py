@@ -120,3 +120,23 @@ def test_two_process_cpu_ddp_fit(tmp_path: Path) -> None:
     ckpt = torch.load(tmp_path / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 2
     assert "world_size=2" in res.stderr or "distributed_backend=gloo" in res.stderr
+
+
+def test_predict_writes_one_image_per_test_pair(tmp_path: Path) -> None:
+    res = run_cli("fit", "--config", str(QUICKSTART), *TINY, "--trainer.max_steps=1", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-4000:]
+    ckpt = tmp_path / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt"
+    out = tmp_path / "stylized"
+    res = run_cli(
+        "predict", "--config", str(QUICKSTART), "--config", str(ROOT / "configs" / "predict" / "stylize_folder.yaml"), *TINY,
+        "--data.init_args.num_test_content=2", "--data.init_args.num_test_style=3", "--data.init_args.test_size=32",
+        f"--trainer.callbacks.init_args.output_dir={out}", f"--ckpt_path={ckpt}", cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-4000:]
+    from PIL import Image
+
+    files = sorted(out.glob("*.png"))
+    names = [f.stem.split("__") for f in files]
+    assert len(files) == 6 and all(len(n) == 2 for n in names)
+    assert len({c for c, _ in names}) == 2 and len({s for _, s in names}) == 3  # every content x every style
+    assert all(Image.open(f).size == (32, 32) for f in files)

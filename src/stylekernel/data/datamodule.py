@@ -321,7 +321,7 @@ class StyleTransferDataModule(L.LightningDataModule):
                 self._train_source(side)  # type: ignore[arg-type]
         if stage in (None, "fit", "validate"):
             self.val_pairs()
-        if stage in (None, "test"):
+        if stage in (None, "test", "predict"):
             self.test_pairs()
 
     def _rank_world(self) -> tuple[int, int]:
@@ -403,6 +403,10 @@ class StyleTransferDataModule(L.LightningDataModule):
         return self._pair_loader("val")
 
     def test_dataloader(self) -> DataLoader:  # type: ignore[type-arg]
+        return self._pair_loader("test")
+
+    def predict_dataloader(self) -> DataLoader:  # type: ignore[type-arg]
+        """The test pairs, for ``stylekernel predict`` batch jobs (see configs/predict/)."""
         return self._pair_loader("test")
 
     # ------------------------------------------------------------------ checkpoint state
