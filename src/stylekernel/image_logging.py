@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 
 
@@ -45,11 +46,10 @@ def log_image_grid(loggers: list[Any], key: str, grid: Tensor, step: int) -> lis
     """Send ``grid`` (3, H, W) to every logger; returns where it went (for tests and messages)."""
     sent = []
     for logger in loggers:
-        name = type(logger).__name__
-        if name == "WandbLogger":
+        if isinstance(logger, WandbLogger):
             logger.log_image(key=key, images=[grid.permute(1, 2, 0).float().cpu().numpy()], step=step)
             sent.append("wandb")
-        elif name == "TensorBoardLogger":
+        elif isinstance(logger, TensorBoardLogger):
             logger.experiment.add_image(key, grid.float().cpu(), global_step=step)
             sent.append("tensorboard")
         elif getattr(logger, "log_dir", None):

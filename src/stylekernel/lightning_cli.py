@@ -16,6 +16,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from stylekernel.checkpoint import read_checkpoint
 from stylekernel.errors import capture_config_errors
+from stylekernel.loggers import SaveResolvedConfig
 from stylekernel.module import StyleTransferModule
 
 _SPECIAL_CKPT = {"last", "best", "hpc", "registry"}
@@ -54,6 +55,7 @@ def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
         StyleTransferModule,
         subclass_mode_model=True,
         args=None if args == sys.argv[1:] else args,
+        save_config_callback=SaveResolvedConfig,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "stylekernel", "default_env": False},
         **kwargs,
