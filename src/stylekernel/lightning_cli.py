@@ -51,6 +51,9 @@ def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
     # We always pass ``args`` explicitly (also when embedded, e.g. in tests).
     warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+    # The training stream is an endless IterableDataset whose __len__ is the batches per "epoch";
+    # it shards itself per rank and worker, which is what this warning asks for.
+    warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
     return StyleKernelCLI(
         StyleTransferModule,
         subclass_mode_model=True,
