@@ -1,0 +1,95 @@
+"""Loading images for evaluation, saving stylisations, and batching tensors of equal size.
+
+Decoding is :func:`stylekernel.data.decode.load_image` at full resolution (no JPEG draft mode),
+and resizing is the test transform of the data layer (:class:`stylekernel.data.transforms.
+EvalTransform`: shorter side to ``size`` with PIL's antialiased bicubic, then a centre square
+crop), so evaluation sees the pixels the test loop sees.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable, Hashable, Iterable, Iterator, TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from stylekernel.data.decode import load_image
+from stylekernel.data.transforms import EvalTransform, to_tensor
+
+T = TypeVar("T")
+
+
+def load_tensor(path: Path, *, size: int | None = None, crop: bool = True, multiple_of: int = 1) -> Tensor:
+    """Decode ``path`` -> (3, H, W) float32 in [0, 1].
+
+    ``size`` None keeps the file's size; otherwise the shorter side goes to ``size`` and, with
+    ``crop``, the centre ``size`` x ``size`` square is kept. Finally H and W are centre-cropped
+    down to multiples of ``multiple_of`` (the network's stride).
+    """
+    image = load_image(path)
+    x = EvalTransform(size, crop)(image) if size is not None else to_tensor(image)
+    h, w = x.shape[-2:]
+    nh, nw = h - h % multiple_of, w - w % multiple_of
+    if nh < 1 or nw < 1:
+        raise ValueError(f"{path}: {w}x{h} is smaller than the stride {multiple_of}")
+    top, left = (h - nh) // 2, (w - nw) // 2
+    return x[:, top : top + nh, left : left + nw].contiguous()
+
+
+def resize_to(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """(3, H, W) in [0, 1] -> (3, size[0], size[1]) with PIL bicubic on the 8-bit image (as a file would be)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    image = Image.fromarray(to_uint8(x).permute(1, 2, 0).numpy())
+    return to_tensor(image.resize((size[1], size[0]), Image.Resampling.BICUBIC))
+
+
+def to_uint8(x: Tensor) -> Tensor:
+    """(..., H, W) in [0, 1] -> uint8 with round-half-to-even of x * 255 after clamping."""
+    return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
+def quantize(x: Tensor) -> Tensor:
+    """Round images in [0, 1] to the 256 levels an 8-bit file holds (same dtype and device)."""
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+def save_png(x: Tensor, path: Path) -> None:
+    """Write (3, H, W) in [0, 1] as an 8-bit RGB PNG (lossless)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(to_uint8(x).permute(1, 2, 0).numpy())).save(path)
+
+
+class TensorCache:
+    """A small LRU cache of decoded images keyed by (path, size options)."""
+
+    def __init__(self, maxsize: int = 128, **load_options: object) -> None:
+        self.maxsize = maxsize
+        self.options = load_options
+        self._items: OrderedDict[Path, Tensor] = OrderedDict()
+
+    def __call__(self, path: Path) -> Tensor:
+        if path in self._items:
+            self._items.move_to_end(path)
+            return self._items[path]
+        x = load_tensor(path, **self.options)  # type: ignore[arg-type]
+        self._items[path] = x
+        if len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+        return x
+
+
+def batches(items: Iterable[T], batch_size: int, key: Callable[[T], Hashable]) -> Iterator[list[T]]:
+    """Consecutive runs of at most ``batch_size`` items with equal ``key`` (e.g. tensor shapes)."""
+    run: list[T] = []
+    for item in items:
+        if run and (len(run) == batch_size or key(item) != key(run[0])):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run

@@ -1,0 +1,94 @@
+"""ArtFID = (1 + LPIPS) x (1 + FID) (Wright and Ommer, GCPR 2022), and ArtFID_inf with FID_inf.
+
+:class:`ArtFID` composes an :class:`~stylekernel_eval.metrics.lpips.LPIPS` (content term:
+stylised vs content, per pair) and a :class:`~stylekernel_eval.metrics.fid.FID` (style term:
+stylised set vs style set). Both are synced across processes on ``compute``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from torch import Tensor
+from torchmetrics import Metric
+
+from stylekernel_eval.metrics.fid import FID
+from stylekernel_eval.metrics.lpips import LPIPS
+
+FIDVariant = Literal["fid", "fid_inf"]
+
+
+def art_fid(lpips: float, fid: float) -> float:
+    """ArtFID from the mean LPIPS and the FID (or FID_inf, which gives ArtFID_inf)."""
+    return (1.0 + float(lpips)) * (1.0 + float(fid))
+
+
+def combine(lpips_result: dict[str, Any], fid_result: dict[str, Any]) -> dict[str, Any]:
+    """Computed LPIPS and FID results -> ``{"lpips", "fid", ..., "art_fid"[, "art_fid_inf"]}``."""
+    lp = float(lpips_result["lpips"])
+    out: dict[str, Any] = {"lpips": lp, **fid_result, "art_fid": art_fid(lp, fid_result["fid"])}
+    if "fid_inf" in fid_result:
+        out["art_fid_inf"] = art_fid(lp, fid_result["fid_inf"])
+    return out
+
+
+class ArtFID(Metric):
+    """ArtFID of a set of stylisations.
+
+    ``update(stylised=..., content=..., style=..., index=...)``: any of them may be given;
+    ``stylised`` and ``content`` (B, 3, H, W) are pairs (LPIPS and the FID's stylised set),
+    ``style`` (B', 3, H', W') adds to the FID's style set. ``compute()`` returns the LPIPS and
+    FID parts and ``art_fid`` (plus ``fid_inf``/``art_fid_inf`` with ``variant="fid_inf"``).
+    """
+
+    full_state_update: ClassVar[bool] = False
+    is_differentiable: ClassVar[bool] = False
+    higher_is_better: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        lpips_net: str = "alex",
+        inception_weights: str = "art_inception",
+        fid_resize: int | None = None,
+        variant: FIDVariant = "fid",
+        fid_inf_points: int = 15,
+        fid_inf_min_size: int = 5000,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.variant = variant
+        self.lpips = LPIPS(net=lpips_net)  # type: ignore[arg-type]
+        self.fid = FID(
+            weights=inception_weights,
+            resize=fid_resize,
+            keep_features=variant == "fid_inf",
+            fid_inf_points=fid_inf_points,
+            fid_inf_min_size=fid_inf_min_size,
+            seed=seed,
+        )
+
+    def update(
+        self,
+        stylised: Tensor | None = None,
+        content: Tensor | None = None,
+        style: Tensor | None = None,
+        index: Tensor | None = None,
+        style_index: Tensor | None = None,
+    ) -> None:
+        """Add pairs (stylised, content) and/or style images; see the class docstring."""
+        if (stylised is None) != (content is None):
+            raise ValueError("ArtFID.update: give stylised and content together")
+        if stylised is not None and content is not None:
+            self.lpips.update(stylised, content)
+            self.fid.update(stylised, real=False, index=index)
+        if style is not None:
+            self.fid.update(style, real=True, index=style_index)
+
+    def compute(self) -> dict[str, Any]:
+        return combine(self.lpips.compute(), self.fid.compute())
+
+    def reset(self) -> None:
+        super().reset()
+        self.lpips.reset()
+        self.fid.reset()

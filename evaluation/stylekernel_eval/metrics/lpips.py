@@ -1,0 +1,115 @@
+"""LPIPS between each stylised image and its content image (the content term of ArtFID).
+
+The ``lpips`` package is used as is (v0.1 linear layers, which it ships), with ``net="alex"`` by
+default as in the ArtFID reference; ``"vgg"`` and ``"squeeze"`` are options. Images in [0, 1] are
+mapped to [-1, 1] (``2x - 1``) before the call, exactly as the reference's
+``image_metrics.LPIPS`` does.
+
+The backbone's ImageNet weights come from :mod:`stylekernel.weights` (registry names
+``alexnet``, ``vgg16``, ``squeezenet1_1``), never from an implicit torchvision download: the
+``lpips.LPIPS`` module is built with ``pnet_rand=True`` and the torchvision state dict is copied
+into its slices (lpips keeps torchvision's layer indices inside ``net.slice*``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+from stylekernel import weights as weight_files
+from stylekernel.errors import CheckpointError, ConfigError
+
+from stylekernel_eval.metrics._base import PerPairMetric
+
+LPIPSNet = Literal["alex", "vgg", "squeeze"]
+BACKBONE_WEIGHTS: dict[str, str] = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
+
+
+def build_lpips(net: LPIPSNet = "alex", version: str = "0.1", backbone: str | os.PathLike[str] | None = None) -> nn.Module:
+    """An ``lpips.LPIPS`` in eval mode with its backbone loaded through :mod:`stylekernel.weights`.
+
+    Args:
+        net: backbone: ``alex`` (the ArtFID reference), ``vgg`` or ``squeeze``.
+        version: LPIPS linear-layer version shipped by the ``lpips`` package (``0.1``).
+        backbone: a torchvision state-dict file for the backbone; default: the registry file.
+    """
+    if net not in BACKBONE_WEIGHTS:
+        raise ConfigError(f"lpips net must be one of {sorted(BACKBONE_WEIGHTS)}, got {net!r}")
+    import lpips
+
+    state = weight_files.load_state_dict(backbone if backbone is not None else BACKBONE_WEIGHTS[net])
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # torchvision's deprecated `pretrained=` inside lpips
+        model = lpips.LPIPS(net=net, version=version, pnet_rand=True, pretrained=True, verbose=False)
+    load_backbone(model, state)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+def load_backbone(model: nn.Module, state: dict[str, Tensor]) -> None:
+    """Copy a torchvision classifier state dict (``features.<i>.*``) into ``model.net.slice*.<i>.*``.
+
+    Every backbone parameter of ``model`` must be filled (a clear error otherwise).
+    """
+    target = {k: v for k, v in model.state_dict().items() if k.startswith("net.slice")}
+    by_index: dict[str, str] = {}
+    for key in target:  # net.slice2.3.weight -> features.3.weight
+        _, _, idx, kind = key.split(".")
+        by_index[f"features.{idx}.{kind}"] = key
+    missing = [src for src in by_index if src not in state]
+    if missing:
+        raise CheckpointError(f"LPIPS backbone state dict lacks {missing[:3]} (is it a torchvision "
+                              f"{getattr(model, 'pnet_type', '?')} file?)")
+    new = {dst: state[src] for src, dst in by_index.items()}
+    bad = [k for k, v in new.items() if v.shape != target[k].shape]
+    if bad:
+        raise CheckpointError(f"LPIPS backbone: wrong shapes for {bad[:3]}")
+    model.load_state_dict(new, strict=False)
+
+
+def lpips_scores(model: nn.Module, stylised: Tensor, content: Tensor) -> Tensor:
+    """LPIPS per pair: stylised, content (B, 3, H, W) in [0, 1] -> (B,) float32."""
+    if stylised.shape != content.shape:
+        raise ValueError(f"LPIPS needs equal shapes, got {tuple(stylised.shape)} and {tuple(content.shape)}")
+    with torch.no_grad():
+        d = model(2 * stylised.float() - 1, 2 * content.float() - 1)
+    return d.reshape(d.shape[0])
+
+
+class LPIPS(PerPairMetric):
+    """Mean LPIPS between stylised images and their content images.
+
+    ``update(stylised, content)`` with (B, 3, H, W) tensors in [0, 1]; ``compute()`` returns
+    ``{"lpips": mean, "count": n}``.
+    """
+
+    score_names: ClassVar[tuple[str, ...]] = ("lpips",)
+    higher_is_better: ClassVar[bool | None] = False
+
+    def __init__(
+        self,
+        net: LPIPSNet = "alex",
+        version: str = "0.1",
+        backbone: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.net_name = net
+        self.model = build_lpips(net, version, backbone)
+
+    def train(self, mode: bool = True) -> "LPIPS":
+        """The LPIPS network stays in eval mode (dropout off)."""
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    def scores(self, stylised: Tensor, content: Tensor) -> dict[str, Tensor]:
+        """(B, 3, H, W) pairs in [0, 1] -> {"lpips": (B,)}."""
+        return {"lpips": lpips_scores(self.model, stylised, content)}

@@ -1,0 +1,176 @@
+"""The evaluation configuration: every choice of the protocol, its default, and named presets.
+
+:class:`EvalConfig` is the single place where defaults live; YAML files in ``configs/eval/`` and
+the command line only override fields. A preset is a YAML file in ``configs/eval/`` named by its
+stem (``--preset paper``); any other YAML path works too.
+
+The ``paper`` preset (``configs/eval/paper.yaml``) reproduces the protocol of this family of
+papers (StyTr2 and later): 20 content images (MS-COCO, held out from training) x 40 style images
+(WikiArt, held out) = 800 stylised images at 512:
+
+* images: full decode, shorter side to 512 (antialiased bicubic), centre 512 x 512 crop, for
+  content and style alike; stylisations clamped to [0, 1] and rounded to 8 bits (what a PNG
+  holds) before scoring, so re-scoring the saved PNGs gives the same numbers;
+* LPIPS: AlexNet, v0.1, stylised vs content, inputs mapped to [-1, 1] (the ArtFID reference);
+* FID: art-trained Inception-v3, 2048-d pooled features, no resizing (all images are 512 x 512),
+  stylised set (800) vs the style set, each distinct style image once (40; ``style_set:
+  unique``); plain FID, because FID_inf samples subsets from 5,000 images up and 800 is too few;
+* ArtFID = (1 + LPIPS) x (1 + FID), reported as "ArtFID (plain FID)";
+* content and style loss exactly as in training (VGG19 torchvision weights), SSIM (piq);
+* timing at 256, 512, 1024: 3 warm-up and 10 timed runs, median, batch 4 for images/s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from stylekernel.errors import ConfigError
+
+Precision = Literal["32", "bf16-mixed", "16-mixed"]
+CHOICES: dict[str, tuple[str, ...]] = {
+    "pairing": ("name", "sorted"),
+    "accelerator": ("auto", "cpu", "cuda"),
+    "precision": ("32", "bf16-mixed", "16-mixed"),
+    "lpips_net": ("alex", "vgg", "squeeze"),
+    "fid_variant": ("fid", "fid_inf"),
+    "style_set": ("unique", "per_pair"),
+}
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "eval"
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and how. Paths may be None where the mode does not use them.
+
+    Attributes:
+        checkpoint: a ``stylekernel fit`` checkpoint to stylise with (mode "checkpoint").
+        stylized_dir: a folder of stylised images to score (mode "stylized_dir").
+        content_dir: content images. style_dir: style images.
+        pairs_file: ``content,style`` lines instead of every content x style pair.
+        pairing: stylized_dir rule: "name" (``<content>__<style>.<ext>``) or "sorted" (ArtFID's).
+        size: shorter side of content and style images (None: as stored; the stylised folder's
+            images are always scored as stored). crop: centre square crop after resizing.
+        output: report folder. save_images: also write every stylisation as PNG.
+        batch_size: pairs per forward pass. alpha: content/style trade-off of the network.
+        devices: processes (one per GPU, or CPU processes with gloo). accelerator: auto|cpu|cuda.
+        precision: autocast of the stylisation only; metrics always run in float32/float64.
+        quantize: round stylisations to 8 bits before scoring (what a saved PNG holds).
+        lpips_net: alex | vgg | squeeze.
+        inception_weights: registry name or path of the art Inception checkpoint.
+        fid_resize: None (no resizing, the reference) or a square size for Inception inputs.
+        fid_variant: "fid" or "fid_inf" (needs more than fid_inf_min_size pairs; paired style set).
+        style_set: "unique" (each distinct style image once) or "per_pair" (one per stylisation).
+        fid_inf_points, fid_inf_min_size: FID_inf subset sizes linspace(min_size, N, points).
+        loss_encoder: VGG19 weights of content/style losses (as in training): torchvision |
+            vgg_normalised | random | a path | "net" (the evaluated network's own encoder).
+        gram: also report the Gram-matrix style distance. ssim: report SSIM.
+        timing: benchmark the network (checkpoint mode). timing_sizes, timing_runs,
+            timing_warmup, timing_batch_size: its protocol.
+        seed: seeds torch, numpy and FID_inf's subset sampling.
+        progress: show progress bars.
+    """
+
+    checkpoint: str | None = None
+    stylized_dir: str | None = None
+    content_dir: str | None = None
+    style_dir: str | None = None
+    pairs_file: str | None = None
+    pairing: Literal["name", "sorted"] = "name"
+    size: int | None = 512
+    crop: bool = True
+    output: str = "eval_out"
+    save_images: bool = False
+    batch_size: int = 4
+    alpha: float = 1.0
+    devices: int = 1
+    accelerator: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Precision = "32"
+    quantize: bool = True
+    lpips_net: Literal["alex", "vgg", "squeeze"] = "alex"
+    inception_weights: str = "art_inception"
+    fid_resize: int | None = None
+    fid_variant: Literal["fid", "fid_inf"] = "fid"
+    style_set: Literal["unique", "per_pair"] = "unique"
+    fid_inf_points: int = 15
+    fid_inf_min_size: int = 5000
+    loss_encoder: str = "torchvision"
+    gram: bool = False
+    ssim: bool = True
+    timing: bool = False
+    timing_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024])
+    timing_runs: int = 10
+    timing_warmup: int = 3
+    timing_batch_size: int = 4
+    seed: int = 0
+    progress: bool = True
+
+    @property
+    def mode(self) -> str:
+        """"checkpoint" (stylise, then score) or "stylized_dir" (score existing images)."""
+        return "stylized_dir" if self.stylized_dir is not None else "checkpoint"
+
+    def validate(self) -> "EvalConfig":
+        """Check the combination of fields; raises :class:`ConfigError` naming the field."""
+        if (self.checkpoint is None) == (self.stylized_dir is None):
+            raise ConfigError("give exactly one of --checkpoint (stylise and score) or --stylized-dir (score a folder)")
+        for name in ("content_dir", "style_dir"):
+            if getattr(self, name) is None:
+                raise ConfigError(f"--{name.replace('_', '-')} is required")
+        if self.pairs_file is not None and self.stylized_dir is not None:
+            raise ConfigError("--pairs-file applies to --checkpoint mode; --stylized-dir pairs by --pairing")
+        positive = ("batch_size", "devices", "timing_runs", "timing_batch_size", "fid_inf_points")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.size is not None and self.size < 8:
+            raise ConfigError(f"size must be >= 8 or null, got {self.size}")
+        if self.fid_variant == "fid_inf" and self.style_set != "per_pair":
+            raise ConfigError("fid_variant fid_inf pairs each stylised image with its style image: set style_set: per_pair")
+        self.precision = str(self.precision)  # type: ignore[assignment]  # YAML may give 32 as an int
+        for name, allowed in CHOICES.items():
+            if str(getattr(self, name)) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["precision"] = str(out["precision"])
+        return out
+
+
+def _preset_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(CONFIG_DIR.glob("*.yaml"))} if CONFIG_DIR.is_dir() else {}
+
+
+def load_overrides(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Fields from a preset name (``configs/eval/<name>.yaml``) or a YAML file path."""
+    text = os.fspath(name_or_path)
+    presets = _preset_files()
+    path = presets.get(text) or Path(text).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"no eval preset or YAML file {text!r}; presets: {', '.join(presets) or 'none found'}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of EvalConfig fields")
+    known = {f.name for f in dataclasses.fields(EvalConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown eval option(s) {unknown}")
+    return data
+
+
+def build_config(*layers: dict[str, Any]) -> EvalConfig:
+    """EvalConfig defaults, overridden by each mapping in turn (an explicit None overrides too)."""
+    values: dict[str, Any] = {}
+    for layer in layers:
+        values.update(layer)
+    try:
+        return EvalConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"invalid eval options: {exc}") from None

@@ -1,0 +1,65 @@
+"""`stylekernel evaluate`: presets, flags, a checkpoint run, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stylekernel.cli import main as stylekernel_main
+
+from stylekernel_eval.cli import parse_config
+from stylekernel_eval.protocol import CONFIG_DIR, EvalConfig, load_overrides
+
+
+def test_every_eval_yaml_is_a_valid_config() -> None:
+    files = sorted(CONFIG_DIR.glob("*.yaml"))
+    assert {f.stem for f in files} >= {"paper", "smoke"}
+    for f in files:
+        cfg = EvalConfig(checkpoint="x", content_dir="c", style_dir="s", **load_overrides(f))
+        cfg.validate()
+
+
+def test_paper_preset_and_precedence() -> None:
+    cfg = parse_config(["--preset", "paper", "--checkpoint", "x.ckpt", "--content-dir", "c", "--style-dir", "s",
+                        "--batch-size", "2", "--no-gram", "--fid-resize", "none"])
+    assert (cfg.size, cfg.lpips_net, cfg.fid_variant, cfg.style_set, cfg.timing) == (512, "alex", "fid", "unique", True)
+    assert cfg.timing_sizes == [256, 512, 1024]
+    assert (cfg.batch_size, cfg.gram, cfg.fid_resize) == (2, False, None)
+    assert EvalConfig().batch_size == 4  # the default lives in EvalConfig only
+
+
+def test_checkpoint_run_writes_reports(eval_weights: Path, image_dirs: tuple[Path, Path], checkpoint_file: Path,
+                                       tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    content, style = image_dirs
+    out = tmp_path / "out"
+    status = stylekernel_main(["evaluate", "--preset", "smoke", "--checkpoint", str(checkpoint_file),
+                               "--content-dir", str(content), "--style-dir", str(style), "--size", "80",
+                               "--output", str(out), "--loss-encoder", "random", "--no-progress",
+                               "--timing", "--timing-sizes", "32", "--timing-runs", "2", "--timing-warmup", "1",
+                               "--timing-batch-size", "2"])
+    assert status == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_pairs"] == 9 and summary["config"]["checkpoint"] == str(checkpoint_file)
+    assert [t["size"] for t in summary["timing"]["sizes"]] == [32]
+    assert "ms / image" in capsys.readouterr().out
+
+
+def test_missing_weights_is_one_line(weights_cache: Path, image_dirs: tuple[Path, Path], checkpoint_file: Path,
+                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    content, style = image_dirs
+    status = stylekernel_main(["evaluate", "--checkpoint", str(checkpoint_file), "--content-dir", str(content),
+                               "--style-dir", str(style), "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1
+    assert "stylekernel weights download alexnet" in err and "https://" in err
+
+
+def test_bad_folders_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = stylekernel_main(["evaluate", "--stylized-dir", str(tmp_path / "nope"), "--content-dir", str(tmp_path),
+                               "--style-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and "does not exist" in err
+    status = stylekernel_main(["evaluate", "--content-dir", "c", "--style-dir", "s"])
+    assert status == 2 and "exactly one of --checkpoint" in capsys.readouterr().err

@@ -1,0 +1,30 @@
+"""Exact under DDP: 9 pairs on 2 gloo processes give the 1-process summary (no pair lost or doubled)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from stylekernel_eval.protocol import EvalConfig
+from stylekernel_eval.runner import evaluate
+
+
+@pytest.mark.ddp
+def test_two_processes_equal_one(eval_weights: Path, image_dirs: tuple[Path, Path], checkpoint_file: Path,
+                                 tmp_path: Path) -> None:
+    content, style = image_dirs  # 3 x 3 = 9 pairs: does not divide by 2 processes
+    common = dict(checkpoint=str(checkpoint_file), content_dir=str(content), style_dir=str(style), size=80,
+                  batch_size=2, loss_encoder="random", gram=True, progress=False, accelerator="cpu")
+    one = evaluate(EvalConfig(output=str(tmp_path / "one"), devices=1, **common))
+    two = evaluate(EvalConfig(output=str(tmp_path / "two"), devices=2, **common))
+    assert two["world_size"] == 2 and one["world_size"] == 1
+    assert two["n_pairs"] == one["n_pairs"] == 9
+    for name, entry in one["metrics"].items():
+        assert two["metrics"][name]["value"] == pytest.approx(entry["value"], rel=1e-6), name
+    assert two["metrics"]["fid"]["n_stylised"] == 9 and two["metrics"]["fid"]["n_style"] == 3
+    assert one["metrics"]["fid"]["value"] > 0 and one["metrics"]["lpips"]["value"] > 0
+    with open(tmp_path / "two" / "per_pair.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(int(r["index"]) for r in rows) == list(range(9))

@@ -1,0 +1,149 @@
+"""FID: the math against a naive numpy/scipy reference, split independence, the Inception file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from stylekernel import weights as weight_files
+from stylekernel.errors import CheckpointError, ConfigError, WeightsNotFoundError
+
+from stylekernel_eval.inception import load_art_inception
+from stylekernel_eval.metrics.fid import (
+    FID,
+    accumulate_statistics,
+    fid_from_features,
+    fid_infinity,
+    psd_factor,
+    frechet_distance,
+    mean_cov,
+)
+
+
+def naive_fid(a: np.ndarray, b: np.ndarray) -> float:
+    """The textbook formula with scipy's sqrtm (what the ArtFID reference does)."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean).real)
+
+
+def test_frechet_distance_matches_naive_full_rank() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(300, 16)) @ rng.normal(size=(16, 16))
+    b = rng.normal(loc=0.3, size=(250, 16)) * rng.uniform(0.5, 2, size=16)
+    ours = frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert ours == pytest.approx(naive_fid(a, b), rel=1e-9)
+    assert ours > 0.1
+
+
+def test_frechet_distance_matches_naive_rank_deficient() -> None:
+    # fewer samples than dimensions, as with 40 style images and 2048-d features
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(30, 48)) + rng.normal(size=48)
+    b = rng.normal(size=(25, 48)) ** 2
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ours = frechet_distance(a.mean(0), s1, b.mean(0), s2, rank1=29, rank2=24)
+    assert ours == pytest.approx(naive_fid(a, b), rel=1e-6)
+    assert fid_from_features(a, b) == pytest.approx(ours, rel=1e-9)
+    assert psd_factor(s1).shape == (48, 29)  # pivoted Cholesky finds the rank by itself
+
+
+def test_frechet_distance_of_gaussians_in_closed_form() -> None:
+    # N(0, I) vs N(m, 4I) in d dims: |m|^2 + d + 4d - 2 * 2d = |m|^2 + d
+    d, m = 6, np.full(6, 0.5)
+    assert frechet_distance(np.zeros(d), np.eye(d), m, 4 * np.eye(d)) == pytest.approx(1.5 + 6, rel=1e-12)
+
+
+def test_sufficient_statistics_do_not_depend_on_the_split() -> None:
+    rng = np.random.default_rng(1)
+    feats = torch.from_numpy(rng.normal(size=(23, 8)) + 2.0)
+
+    def stats(chunks: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        total, outer, n = torch.zeros(8, dtype=torch.float64), torch.zeros(8, 8, dtype=torch.float64), 0
+        for c in chunks:
+            total, outer, b = accumulate_statistics(total, outer, c)
+            n += b
+        return mean_cov(total, outer, n)
+
+    mu1, s1 = stats([feats])
+    mu2, s2 = stats(list(feats.split(5)))
+    mu3, s3 = stats([feats[i : i + 1] for i in torch.randperm(23)])
+    np.testing.assert_allclose(s1, np.cov(feats.numpy(), rowvar=False), rtol=1e-10)
+    for mu, s in ((mu2, s2), (mu3, s3)):
+        np.testing.assert_allclose(mu, mu1, rtol=1e-12)
+        np.testing.assert_allclose(s, s1, rtol=1e-10, atol=1e-12)
+
+
+def naive_fid_inf(fake: np.ndarray, real: np.ndarray, *, min_size: int, points: int, seed: int) -> float:
+    """The reference's loop with numpy's global RNG seeded, and sklearn replaced by lstsq."""
+    np.random.seed(seed)
+    sizes = np.linspace(start=min_size, stop=len(fake), num=points).astype("int32")
+    idx = np.arange(len(fake))
+    fids = []
+    for n in sizes:
+        np.random.shuffle(idx)
+        fids.append(naive_fid(fake[idx[:n]], real[idx[:n]]))
+    design = np.stack([1 / sizes, np.ones(len(sizes))], 1)
+    return float(np.linalg.lstsq(design, np.array(fids), rcond=None)[0][1])
+
+
+def test_fid_infinity_matches_naive_and_is_seeded() -> None:
+    rng = np.random.default_rng(2)
+    fake = rng.normal(size=(60, 5))
+    real = rng.normal(loc=0.2, size=(60, 5)) * 1.3
+    a = fid_infinity(fake, real, num_points=5, min_size=20, seed=3)
+    assert a["fid_inf"] == pytest.approx(naive_fid_inf(fake, real, min_size=20, points=5, seed=3), rel=1e-8)
+    assert a["sizes"] == [20, 30, 40, 50, 60]
+    assert fid_infinity(fake, real, num_points=5, min_size=20, seed=3)["fid_inf"] == a["fid_inf"]
+    assert fid_infinity(fake, real, num_points=5, min_size=20, seed=4)["fid_inf"] != a["fid_inf"]
+
+
+def test_fid_infinity_refuses_small_sets() -> None:
+    x = np.zeros((800, 4))
+    with pytest.raises(ConfigError, match="5000"):
+        fid_infinity(x, x)
+
+
+def test_metric_on_fake_inception_matches_naive(eval_weights: Path, seed: int) -> None:
+    fake_imgs = torch.rand(44, 3, 80, 80)
+    real_imgs = torch.rand(40, 3, 80, 80) ** 2
+    metric = FID()
+    seen: list[torch.Tensor] = []
+    metric.inception.register_forward_hook(lambda mod, inp, out: seen.append(out.detach().double()))
+    for chunk in fake_imgs.split(16):
+        metric.update(chunk, real=False)
+    fa = torch.cat(seen).numpy()
+    seen.clear()
+    metric.update(real_imgs, real=True)
+    ra = torch.cat(seen).numpy()
+    assert fa.shape == (44, 2048) and ra.shape == (40, 2048)
+    assert np.isfinite(fa).all() and fa.std(0).mean() > 1e-3  # the calibrated fake spreads features
+    out = metric.compute()
+    assert (out["n_fake"], out["n_real"]) == (44, 40)
+    # naive: np.cov of the stored features; sqrtm of 2048 x 2048 would take ~15 s, so the trace of
+    # the square root is taken by the eigenvalues of the small Gram product instead
+    ca, cr = (fa - fa.mean(0)) / np.sqrt(43), (ra - ra.mean(0)) / np.sqrt(39)
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvals((ca @ cr.T) @ (cr @ ca.T)).real, 0, None)).sum()
+    naive = ((fa.mean(0) - ra.mean(0)) ** 2).sum() + np.trace(np.cov(fa, rowvar=False)) + np.trace(
+        np.cov(ra, rowvar=False)) - 2 * tr_sqrt
+    assert out["fid"] == pytest.approx(naive, rel=1e-6)
+    assert out["fid"] > 0
+
+
+def test_missing_inception_offline_is_one_clear_error(weights_cache: Path) -> None:
+    with pytest.raises(WeightsNotFoundError) as err:
+        load_art_inception()
+    assert "stylekernel weights download art_inception" in str(err.value)
+    assert weight_files.spec("art_inception").url in str(err.value)
+
+
+def test_incomplete_inception_file_is_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "art_inception.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(32, 3, 3, 3)}, bad)
+    with pytest.raises(CheckpointError, match="not the art Inception"):
+        load_art_inception(bad)
