@@ -185,3 +185,25 @@ def test_validation_logs_an_image_grid(tmp_path: Path) -> None:
     metrics = (Path(t.logger.log_dir) / "metrics.csv").read_text()
     for key in ("train/content", "train/style", "train/identity1", "train/identity2", "train/loss", "train/lr", "val/loss"):
         assert key in metrics
+
+
+def test_bf16_mixed_training_step_keeps_fp32_statistics(tmp_path: Path) -> None:
+    module = StyleTransferModule(small_net(), lr=1e-3)
+    seen: dict[str, torch.dtype] = {}
+    original = module.compute_losses
+
+    def spy(content, style):
+        terms, out = original(content, style)
+        seen.update({k: v.dtype for k, v in terms.items()})
+        seen["output"] = out.dtype
+        return terms, out
+
+    module.compute_losses = spy  # type: ignore[method-assign]
+    before = [p.detach().clone() for p in module.net.trainable_parameters()]
+    t = trainer(tmp_path, max_steps=1, precision="bf16-mixed")
+    t.fit(module, datamodule=PairData(n=2))
+    assert seen["output"] == torch.bfloat16  # the network really ran under bf16 autocast
+    assert all(seen[k] == torch.float32 for k in ("content", "style", "identity1", "identity2", "loss"))
+    after = list(module.net.trainable_parameters())
+    assert all(p.dtype == torch.float32 for p in after)  # master weights stay fp32
+    assert any(not torch.equal(a, b) for a, b in zip(after, before))

@@ -1,8 +1,10 @@
 """Training-step cost of StyleKernelNet against the AdaIN floor (same encoder, decoder, losses).
 
 Forward + backward + Adam step of ``StyleTransferModule.compute_losses`` (content, style,
-identity 1 and 2 losses) at 256x256, batch 4, on one device: median seconds over several steps
-and peak memory (each model in a fresh process), then the ratio. Prints and saves JSON.
+identity 1 and 2 losses) at 256x256, batch 4, on one device. Time: all models live in one
+process and their steps are interleaved (A, B, A, B, ...), so that machine noise hits every
+model alike; the figure is the median per model and the ratio of medians. Peak memory: one step
+of each model in a fresh process. Prints and saves JSON.
 
     python -m experiments.benchmarks.train_step_cost [--size 256] [--batch 4] [--repeats 3]
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -20,19 +24,26 @@ from stylekernel.baselines.registry import build
 from stylekernel.module import StyleTransferModule
 
 
-def _case(case: dict) -> dict:
+def _stepper(model: str, *, size: int, batch: int, device: torch.device) -> tuple[Callable[[], None], int]:
+    """A closure doing one training step of ``model`` on fixed random images, and its size."""
     torch.manual_seed(0)
-    device = torch.device(case["device"])
-    module = StyleTransferModule(build(case["model"], encoder_weights="random")).to(device)
+    module = StyleTransferModule(build(model, encoder_weights="random")).to(device)
     opt = torch.optim.Adam(module.net.trainable_parameters(), lr=1e-4)
-    content = torch.rand(case["batch"], 3, case["size"], case["size"], device=device)
-    style = torch.rand(case["batch"], 3, case["size"], case["size"], device=device)
+    content = torch.rand(batch, 3, size, size, device=device)
+    style = torch.rand(batch, 3, size, size, device=device)
 
     def step() -> None:
         terms, _ = module.compute_losses(content, style)
         terms["loss"].backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+
+    return step, module.net.parameter_count()
+
+
+def _memory_case(case: dict) -> dict:
+    device = torch.device(case["device"])
+    step, params = _stepper(case["model"], size=case["size"], batch=case["batch"], device=device)
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -42,8 +53,19 @@ def _case(case: dict) -> dict:
         base = peak_rss_mb()
         step()
         peak = peak_rss_mb() - base
-    seconds = median_time(step, device=device, warmup=0, repeats=case["repeats"])
-    return {**case, "seconds": seconds, "peak_mb": peak, "params": module.net.parameter_count()}
+    return {**case, "peak_mb": peak, "params": params}
+
+
+def interleaved_times(models: list[str], *, size: int, batch: int, repeats: int, device: torch.device) -> dict[str, list[float]]:
+    """Seconds per step of each model, steps interleaved across models, after one warm-up each."""
+    steppers = {m: _stepper(m, size=size, batch=batch, device=device)[0] for m in models}
+    times: dict[str, list[float]] = {m: [] for m in models}
+    for m in models:
+        steppers[m]()  # warm-up
+    for _ in range(repeats):
+        for m in models:
+            times[m].append(median_time(steppers[m], device=device, warmup=0, repeats=1))
+    return times
 
 
 def main() -> None:
@@ -57,14 +79,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("experiments/benchmarks/results/train_step.json"))
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(_case(json.loads(args.case))))
+        print(json.dumps(_memory_case(json.loads(args.case))))
         return
+    device = torch.device(args.device)
+    times = interleaved_times(args.models, size=args.size, batch=args.batch, repeats=args.repeats, device=device)
     rows = []
     for model in args.models:
-        case = {"model": model, "size": args.size, "batch": args.batch, "repeats": args.repeats, "device": args.device}
-        rows.append(run_isolated("experiments.benchmarks.train_step_cost", case))
-        r = rows[-1]
-        print(f"{model:<12} {r['params'] / 1e6:6.2f} M params  step {r['seconds']:7.2f} s  peak +{r['peak_mb']:8.1f} MiB")
+        case = {"model": model, "size": args.size, "batch": args.batch, "device": args.device}
+        r = run_isolated("experiments.benchmarks.train_step_cost", case)
+        r["seconds_all"] = times[model]
+        r["seconds"] = statistics.median(times[model])
+        rows.append(r)
+        print(f"{model:<12} {r['params'] / 1e6:6.2f} M params  step {r['seconds']:7.2f} s (median of {args.repeats})  peak +{r['peak_mb']:8.1f} MiB")
     base = next((r for r in rows if r["model"] == "adain"), None)
     if base:
         for r in rows:
