@@ -1,0 +1,171 @@
+"""experiments/paper_table/run.py --smoke end to end, and the qualitative grid script.
+
+The smoke pipeline runs `stylekernel data demo`, trains 2 methods (adain, stylekernel) and 1
+ablation (no_cgm) for 2 steps each, evaluates each (fake LPIPS / art-Inception weights, random
+loss encoder) and renders the tables (about 70 s on 2 CPU cores: marked slow). The checks: every measured cell of the sidecar is the
+value at its key path in the file it names; Markdown, LaTeX and CSV show exactly the sidecar's
+cells; the paper's reported figures sit only in their labelled column; --render-only rebuilds
+the same tables from the files.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ._cli import ROOT, run
+
+RUN = ROOT / "experiments" / "paper_table" / "run.py"
+FIGURES = ROOT / "experiments" / "figures" / "qualitative.py"
+PAPER_REPORTED = ROOT / "experiments" / "paper_table" / "paper_reported.json"
+# 3 fits + 3 evaluations as subprocesses: about 70 s on 2 shared CPU cores
+pytestmark = pytest.mark.slow
+
+
+def _eval_conftest():  # type: ignore[no-untyped-def]
+    """tests/evaluation/conftest.py as a module (its fake-weight factories; importlib import mode)."""
+    spec = importlib.util.spec_from_file_location("_stylekernel_eval_conftest", ROOT / "tests" / "evaluation" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], float]:
+    from stylekernel import weights as weight_files
+
+    fakes = _eval_conftest()
+    root = tmp_path_factory.mktemp("paper-table")
+    cache, hub = root / "cache", root / "torch-home" / "hub" / "checkpoints"
+    cache.mkdir()
+    hub.mkdir(parents=True)
+    for name, make in (("alexnet", fakes.make_fake_alexnet), ("art_inception", fakes.make_fake_art_inception)):
+        filename = weight_files.spec(name).filename
+        make(cache / filename)
+        os.symlink(cache / filename, hub / filename)
+    env = {"STYLEKERNEL_CACHE": str(cache), "TORCH_HOME": str(root / "torch-home"), "STYLEKERNEL_OFFLINE": "1"}
+    out = root / "out"
+    t0 = time.perf_counter()
+    res = run([sys.executable, str(RUN), "--smoke", "--output", str(out), "--methods", "adain", "stylekernel",
+               "--ablations", "no_cgm"], cwd=root, env=env, timeout=900)
+    wall = time.perf_counter() - t0
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return out, env, wall
+
+
+def _lookup(data, key):  # type: ignore[no-untyped-def]
+    for part in key:
+        data = data[part]
+    return data
+
+
+def _check_sidecar(out: Path, stem: str, expected_columns: list[str]) -> dict:  # type: ignore[type-arg]
+    sidecar = json.loads((out / f"{stem}.json").read_text())
+    assert [c["name"] for c in sidecar["columns"]] == expected_columns
+    row_keys = [r["key"] for r in sidecar["rows"]]
+    assert row_keys == ["lpips", "fid", "art_fid", "content_loss", "style_loss", "ssim", "seconds_per_image", "params"]
+    for col in sidecar["columns"]:
+        for key in row_keys:
+            cell = sidecar["cells"][col["name"]][key]
+            # every cell has a number (smoke runs compute every metric) read from a file
+            assert cell["value"] is not None, (col["name"], key, cell)
+            source = out / cell["source"]
+            assert source.is_file(), source
+            assert source.name in ("summary.json", "params.json")
+            assert source.parent.parent.name == col["name"] or source.parent.name == col["name"]
+            raw = _lookup(json.loads(source.read_text()), cell["key"])
+            assert math.isclose(float(raw) * cell["scale"], cell["value"], rel_tol=1e-12), (col["name"], key)
+    return sidecar
+
+
+def test_smoke_pipeline_every_cell_comes_from_a_file(smoke_run) -> None:  # type: ignore[no-untyped-def]
+    out, env, wall = smoke_run
+    print(f"smoke pipeline wall time: {wall:.1f} s")
+    paper = _check_sidecar(out, "paper_table", ["adain", "stylekernel"])
+    ablation = _check_sidecar(out, "ablation_table", ["stylekernel", "no_cgm"])
+    assert ablation["reported"] is None  # the paper's figures only in the comparison table
+
+    # the time row reads the timing entry of the timing size, in seconds
+    for name in ("adain", "stylekernel"):
+        cell = paper["cells"][name]["seconds_per_image"]
+        summary = json.loads((out / cell["source"]).read_text())
+        entry = summary["timing"]["sizes"][cell["key"][2]]
+        assert entry["size"] == paper["timing_size"] == 96 and cell["value"] == entry["ms_per_image"] / 1000
+        params = json.loads((out / paper["cells"][name]["params"]["source"]).read_text())
+        assert Path(params["checkpoint"]).is_file() and params["trainable_parameters"] > 0
+
+    # reported figures: from paper_reported.json, in their own column only, labelled
+    reported = json.loads(PAPER_REPORTED.read_text())
+    rep = paper["reported"]
+    assert "reported in the paper" in rep["label"]
+    assert rep["cells"]["lpips"]["value"] == reported["figures"]["lpips"]["value"] == 0.30
+    assert "seconds_per_image" not in rep["cells"]  # smoke times are at 96 px, not comparable with the paper's 512
+    assert any("0.035 s per 512x512 image" in n for n in rep["footnotes"])
+    assert all(c["source"].endswith("paper_reported.json") for c in rep["cells"].values())
+
+    # Markdown: one line per row, measured columns then the reported column, exactly the sidecar's displays
+    md = (out / "paper_table.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| Metric"))
+    assert header.split(" | ")[-1].rstrip(" |") == rep["label"]
+    for row in paper["rows"]:
+        line = next(l for l in md.splitlines() if l.startswith(f"| {row['label']}"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        expected = [paper["cells"][c["name"]][row["key"]]["display"] for c in paper["columns"]]
+        expected.append(rep["cells"].get(row["key"], {}).get("display", ""))
+        assert cells[1:] == expected, row["key"]
+
+    # LaTeX: the same displays
+    tex = (out / "paper_table.tex").read_text()
+    assert r"\begin{tabular}{lcc|c}" in tex
+    for col in paper["cells"].values():
+        for cell in col.values():
+            assert cell["display"] in tex
+
+    # CSV: one measured row per cell with the full-precision value and its source; reported rows labelled
+    with open(out / "paper_table.csv") as f:
+        rows = list(csv.DictReader(f))
+    measured_rows = [r for r in rows if r["kind"] == "measured"]
+    assert len(measured_rows) == 2 * 8
+    for r in measured_rows:
+        cell = paper["cells"][r["column"]][r["metric"]]
+        raw = _lookup(json.loads((out / r["source"]).read_text()), json.loads(r["key"]))
+        assert float(r["value"]) == cell["value"] and math.isclose(float(raw) * cell["scale"], float(r["value"]))
+    reported_rows = [r for r in rows if r["kind"] != "measured"]
+    assert [(r["metric"], r["column"], r["kind"]) for r in reported_rows] == [
+        ("lpips", "paper_reported", "reported in the paper")]
+
+    # --render-only rebuilds the same tables from the files alone
+    before = {p.name: p.read_text() for p in out.glob("*_table.*")}
+    for p in out.glob("*_table.*"):
+        p.unlink()
+    res = run([sys.executable, str(RUN), "--output", str(out), "--render-only"], cwd=out, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert {p.name: p.read_text() for p in out.glob("*_table.*")} == before
+
+
+def test_qualitative_grid_per_method(smoke_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    out, env, _ = smoke_run
+    figs = tmp_path / "figs"
+    res = run([sys.executable, str(FIGURES), "--from-paper-table", str(out), "--content-dir",
+               str(out / "demo_test" / "content"), "--style-dir", str(out / "demo_test" / "style"),
+               "--output", str(figs), "--size", "32", "--num-content", "2", "--num-style", "3"], cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    pad = 4
+    for name in ("adain", "stylekernel"):
+        img = Image.open(figs / f"{name}.png")
+        # (1 + 3 styles) columns x (1 + 2 contents) rows of 32 px cells, 4 px padding
+        assert img.size == (4 * 32 + 5 * pad, 3 * 32 + 4 * pad)
+    record = json.loads((figs / "grid.json").read_text())
+    assert set(record["checkpoints"]) == {"adain", "stylekernel"} and len(record["content"]) == 2
+    assert (figs / "comparison.png").is_file()
