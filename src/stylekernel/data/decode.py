@@ -128,7 +128,7 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any PIL mode to 8-bit RGB (alpha composited on white)."""
     mode = image.mode
     if mode == "RGB":
@@ -203,7 +203,7 @@ def load_image(
                         image.draft(image.mode, (width // scale, height // scale))
                 image.load()
                 image = ImageOps.exif_transpose(image) or image
-                rgb = _to_rgb(image)
+                rgb = to_rgb(image)
                 rgb.load()
         except UnidentifiedImageError:
             raise ImageDecodeError(label, sniff_reason(head) or "unrecognised image format") from None

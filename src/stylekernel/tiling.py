@@ -1,0 +1,277 @@
+"""Exact tiled encoding (image -> relu4_1) and decoding (relu4_1 -> image) for large images.
+
+Why tiles are exact here: every layer of the VGG encoder and of the decoder is local (3x3
+convolutions, 2x2 pools, nearest x2 upsampling, pointwise activations). An output position
+therefore depends on a bounded input window, which :func:`input_range` computes by walking the
+layer stack backwards. If a tile carries a *halo* at least that wide on every side, and its
+origin is aligned to the network stride (so the pools see the same 2x2 cells as on the whole
+image), then the tile's central part ("core") is computed from exactly the same numbers as on the
+whole image: zero/reflection padding inside the tile only touches the halo, which is cropped
+away. Tiled and untiled results then agree up to floating-point summation order.
+
+The attention and the per-pixel dynamic convolution are *not* tiled: they need the whole relu4_1
+map (every content position attends to every style position, and the style kernels are
+per-pixel), and at 4096x4096 that map is only 512 x 512 x 512 floats (0.5 GB). Only the two
+stages whose activations scale with the pixel count (relu1_1 of a 4K image is 64 x 4096² floats =
+4 GB) are tiled.
+
+Halos of the default VGG19 / decoder (computed, not hard-coded): the encoder to relu4_1 needs 30
+pixels each side (rounded up to 32, a multiple of the stride), the decoder needs a few relu4_1
+cells each side (see :func:`decoder_halo`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from stylekernel.nn.base import StyleTransferNet
+
+log = logging.getLogger(__name__)
+
+_POINTWISE = (
+    nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+    nn.Identity, nn.Dropout, nn.Dropout2d,
+)  # fmt: skip
+_PADS = (nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d, nn.ConstantPad2d)
+
+
+class NotTileableError(ValueError):
+    """A layer stack contains a layer whose spatial dependency :func:`input_range` cannot bound."""
+
+
+# --- receptive-field algebra ------------------------------------------------------------------
+def _pair(v: int | Sequence[int], axis: int) -> int:
+    return int(v) if isinstance(v, int) else int(v[axis])
+
+
+def _flatten(layers: Iterable[nn.Module]) -> list[nn.Module]:
+    out: list[nn.Module] = []
+    for layer in layers:
+        if isinstance(layer, nn.Sequential):
+            out += _flatten(layer)
+        else:
+            out.append(layer)
+    return out
+
+
+def input_range(layers: Iterable[nn.Module], lo: int, hi: int, *, axis: int = 0) -> tuple[int, int]:
+    """The input index range [lo', hi'] (inclusive) that outputs [lo, hi] of ``layers`` read.
+
+    ``layers`` run in order (an ``nn.Sequential`` or a list; nested Sequentials are flattened);
+    ``axis`` 0 is height, 1 width. Indices may come out negative or past the input size: those
+    positions are padding. Raises :class:`NotTileableError` on a layer it does not know (for
+    instance a normalisation with global statistics).
+    """
+    for layer in reversed(_flatten(layers)):
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k = _pair(layer.kernel_size, axis)
+            s = _pair(layer.stride if layer.stride is not None else layer.kernel_size, axis)
+            pad = layer.padding
+            if isinstance(pad, str):
+                raise NotTileableError(f"padding={pad!r} of {layer} is not supported")
+            p = _pair(pad, axis)
+            d = _pair(getattr(layer, "dilation", 1), axis)
+            if isinstance(layer, nn.MaxPool2d) and layer.ceil_mode:
+                raise NotTileableError(f"{layer}: ceil_mode pooling is not supported")
+            lo, hi = lo * s - p, hi * s - p + d * (k - 1)
+        elif isinstance(layer, _PADS):
+            before = int(layer.padding[2 * (1 - axis)])  # (left, right, top, bottom)
+            lo, hi = lo - before, hi - before
+        elif isinstance(layer, nn.Upsample):
+            if layer.mode != "nearest" or layer.size is not None:
+                raise NotTileableError(f"{layer}: only nearest upsampling by an integer factor is supported")
+            f = layer.scale_factor
+            f = f[axis] if isinstance(f, tuple) else f
+            if f is None or float(f) != int(f):
+                raise NotTileableError(f"{layer}: non-integer scale factor")
+            lo, hi = lo // int(f), hi // int(f)
+        elif isinstance(layer, _POINTWISE):
+            continue
+        else:
+            raise NotTileableError(f"cannot bound the receptive field of {type(layer).__name__}")
+    return lo, hi
+
+
+def _scale(layers: Sequence[nn.Module]) -> float:
+    """Output size / input size of ``layers`` (1/8 for VGG to relu4_1, 8 for the decoder)."""
+    scale = 1.0
+    for layer in _flatten(layers):
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            s = layer.stride if layer.stride is not None else layer.kernel_size
+            scale /= _pair(s, 0)
+        elif isinstance(layer, nn.Upsample):
+            f = layer.scale_factor
+            scale *= float(f[0] if isinstance(f, tuple) else f)  # type: ignore[arg-type]
+    return scale
+
+
+def halo(layers: Sequence[nn.Module]) -> int:
+    """Context (in *input* units) that every output position of ``layers`` reads beyond its own cell.
+
+    For a downsampling stack with total stride S, output cell a covers inputs [S*a, S*a + S - 1];
+    for an upsampling stack with factor U, output pixels [U*a, U*a + U - 1] come from input cell a.
+    The halo is the largest distance, on either side and either axis, between that cell and the
+    input range :func:`input_range` reports (checked at several phases, because pools and
+    upsampling floor).
+    """
+    layers = _flatten(layers)
+    scale = _scale(layers)
+    worst = 0
+    for axis in (0, 1):
+        for a in range(64, 64 + 16):  # far from 0 so that floor division never sees negatives
+            if scale <= 1:  # downsampling: output cell a <- inputs [S a, S a + S - 1]
+                s = round(1 / scale)
+                lo, hi = input_range(layers, a, a, axis=axis)
+                worst = max(worst, s * a - lo, hi - (s * a + s - 1))
+            else:  # upsampling: output pixels [U a, U a + U - 1] <- input cell a
+                u = round(scale)
+                lo, hi = input_range(layers, u * a, u * a + u - 1, axis=axis)
+                worst = max(worst, a - lo, hi - a)
+    return worst
+
+
+def encoder_layers(net: StyleTransferNet, last: str) -> list[nn.Module]:
+    """The encoder's modules in order from the input up to layer ``last`` (pointwise pre-step omitted)."""
+    layers = getattr(net.encoder, "layers", None)
+    if not isinstance(layers, nn.ModuleDict):
+        raise NotTileableError(f"{type(net.encoder).__name__} has no ordered 'layers' ModuleDict")
+    out: list[nn.Module] = []
+    for name, module in layers.items():
+        out.append(module)
+        if name == last:
+            return out
+    raise NotTileableError(f"encoder has no layer {last!r}")
+
+
+def encoder_halo(net: StyleTransferNet, layers: Sequence[str]) -> int:
+    """Pixels of context each encoder tile needs on each side, a multiple of ``net.stride``."""
+    deepest = max(layers, key=lambda name: list(net.encoder.layers).index(name))  # type: ignore[union-attr]
+    h = halo(encoder_layers(net, deepest))
+    return int(math.ceil(h / net.stride) * net.stride)
+
+
+def decoder_halo(net: StyleTransferNet) -> int:
+    """relu4_1 cells of context each decoder tile needs on each side."""
+    return halo(list(net.decoder.children()))
+
+
+# --- tile layout ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Span:
+    """One tile along one axis: core [start, end) is kept, [in_start, in_end) is computed."""
+
+    start: int
+    end: int
+    in_start: int
+    in_end: int
+
+
+def tile_spans(length: int, *, tile: int, halo: int, align: int = 1) -> list[Span]:
+    """Split [0, length) into near-equal cores of at most ``tile`` (multiples of ``align``), plus halo.
+
+    ``length``, ``tile`` and ``halo`` must be multiples of ``align``; the halo is clipped at
+    the borders (there the whole-image padding is what the untiled pass sees too).
+    """
+    if length % align or tile % align or halo % align or tile < align:
+        raise ValueError(f"tile_spans: length {length}, tile {tile}, halo {halo} must be multiples of align {align}")
+    n = max(1, math.ceil(length / tile))
+    core = math.ceil(length / n / align) * align
+    spans = []
+    for start in range(0, length, core):
+        end = min(start + core, length)
+        spans.append(Span(start, end, max(0, start - halo), min(length, end + halo)))
+    return spans
+
+
+# --- tiled stages -----------------------------------------------------------------------------
+def _layer_strides(net: StyleTransferNet, layers: Sequence[str]) -> dict[str, int]:
+    return {name: round(1 / _scale(encoder_layers(net, name))) for name in layers}
+
+
+def tiled_encode(net: StyleTransferNet, image: Tensor, *, tile_size: int, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
+    """``net.encode`` of a large image, one overlapping tile at a time (same result, bounded memory).
+
+    image: (B, 3, H, W) with H, W multiples of ``net.stride`` -> {layer: (B, C, H/s, W/s)}.
+    ``tile_size`` (pixels, rounded down to a multiple of the stride) bounds each tile's core;
+    images that fit in one tile go through ``net.encode`` directly. Falls back to one pass
+    (logged) if the encoder's receptive field cannot be bounded.
+    """
+    layers = tuple(net.feature_layers if layers is None else layers)
+    b, _, h, w = image.shape
+    stride = net.stride
+    tile = max(stride, tile_size // stride * stride)
+    if h <= tile and w <= tile:
+        return net.encode(image, layers)
+    try:
+        pad = encoder_halo(net, layers)
+        strides = _layer_strides(net, layers)
+    except NotTileableError as exc:
+        log.warning("encoder is not tileable (%s); encoding %dx%d in one pass", exc, h, w)
+        return net.encode(image, layers)
+    out: dict[str, Tensor] = {}
+    for ys in tile_spans(h, tile=tile, halo=pad, align=stride):
+        for xs in tile_spans(w, tile=tile, halo=pad, align=stride):
+            feats = net.encode(image[:, :, ys.in_start : ys.in_end, xs.in_start : xs.in_end], layers)
+            for name, f in feats.items():
+                s = strides[name]
+                if name not in out:
+                    out[name] = f.new_empty(b, f.shape[1], h // s, w // s)
+                core = f[:, :, (ys.start - ys.in_start) // s : (ys.end - ys.in_start) // s,
+                         (xs.start - xs.in_start) // s : (xs.end - xs.in_start) // s]  # fmt: skip
+                out[name][:, :, ys.start // s : ys.end // s, xs.start // s : xs.end // s] = core
+            del feats
+    return out
+
+
+def tiled_decode(net: StyleTransferNet, z: Tensor, *, tile_size: int) -> Tensor:
+    """``net.decode`` of a large feature map in overlapping tiles (same result, bounded memory).
+
+    z: (B, C, h, w) at relu4_1 -> (B, 3, U h, U w) with U the decoder's upsampling (8).
+    ``tile_size`` is in output pixels. Falls back to one pass (logged) if the decoder's
+    receptive field cannot be bounded.
+    """
+    b, _, h, w = z.shape
+    try:
+        children = list(net.decoder.children())
+        up = round(_scale(children))
+        pad = decoder_halo(net)
+    except NotTileableError as exc:
+        log.warning("decoder is not tileable (%s); decoding in one pass", exc)
+        return net.decode(z)
+    tile = max(1, tile_size // up)
+    if h <= tile and w <= tile:
+        return net.decode(z)
+    pad = max(pad, 1)  # the decoder's reflection padding needs at least 2 cells per tile
+    out: Tensor | None = None
+    for ys in tile_spans(h, tile=tile, halo=pad):
+        for xs in tile_spans(w, tile=tile, halo=pad):
+            img = net.decode(z[:, :, ys.in_start : ys.in_end, xs.in_start : xs.in_end])
+            if out is None:
+                out = img.new_empty(b, img.shape[1], h * up, w * up)
+            out[:, :, ys.start * up : ys.end * up, xs.start * up : xs.end * up] = img[
+                :, :, (ys.start - ys.in_start) * up : (ys.end - ys.in_start) * up,
+                (xs.start - xs.in_start) * up : (xs.end - xs.in_start) * up,
+            ]  # fmt: skip
+            del img
+    assert out is not None
+    return out
+
+
+__all__ = [
+    "NotTileableError",
+    "Span",
+    "decoder_halo",
+    "encoder_halo",
+    "encoder_layers",
+    "halo",
+    "input_range",
+    "tile_spans",
+    "tiled_decode",
+    "tiled_encode",
+]

@@ -1,0 +1,144 @@
+"""Tiled encoder/decoder: the halo algebra against hand derivation and gradients, tiles == whole image."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from torch import nn
+
+from stylekernel.tiling import (
+    NotTileableError,
+    decoder_halo,
+    encoder_halo,
+    encoder_layers,
+    halo,
+    input_range,
+    tile_spans,
+    tiled_decode,
+    tiled_encode,
+)
+
+
+def test_input_range_of_vgg_to_relu4_1_matches_hand_derivation(net):
+    # Derived by hand backwards through conv4_1, pool3, conv3_4..3_1, pool2, conv2_2..2_1, pool1,
+    # conv1_2..1_1 (3x3 convs add 1 each side at their level; a 2x2/2 pool maps [l, h] to [2l, 2h+1]):
+    # relu4_1 cell a reads pixels [8a - 30, 8a + 37].
+    layers = encoder_layers(net, "relu4_1")
+    for a in (0, 3, 10):
+        assert input_range(layers, a, a) == (8 * a - 30, 8 * a + 37)
+    assert halo(layers) == 30
+    assert encoder_halo(net, ["relu4_1"]) == 32  # rounded up to the stride
+
+
+def _grad_support(output: torch.Tensor, x: torch.Tensor) -> tuple[int, int, int, int]:
+    (g,) = torch.autograd.grad(output, x)
+    nz = g.abs().sum(dim=(0, 1)).nonzero()
+    return int(nz[:, 0].min()), int(nz[:, 0].max()), int(nz[:, 1].min()), int(nz[:, 1].max())
+
+
+def test_encoder_halo_bounds_the_true_receptive_field(net):
+    x = torch.rand(1, 3, 160, 160, requires_grad=True)
+    f = net.encode(x)["relu4_1"]
+    a = 10
+    y0, y1, x0, x1 = _grad_support(f[0, :, a, a].sum(), x)
+    lo, hi = input_range(encoder_layers(net, "relu4_1"), a, a)
+    assert lo <= y0 and y1 <= hi and lo <= x0 and x1 <= hi
+    assert y0 - lo <= 2 and hi - y1 <= 2  # the bound is tight, not just safe
+
+
+def test_decoder_halo_bounds_the_true_receptive_field(net):
+    h = decoder_halo(net)
+    z = torch.randn(1, 512, 20, 20, requires_grad=True)
+    out = net.decode(z)
+    a = 10
+    y0, y1, x0, x1 = _grad_support(out[0, :, 8 * a : 8 * a + 8, 8 * a : 8 * a + 8].sum(), z)
+    assert a - h <= y0 and y1 <= a + h and a - h <= x0 and x1 <= a + h
+    assert min(a - y0, y1 - a) >= h - 1  # tight
+
+
+@pytest.mark.parametrize("length,tile,halo_,align", [(96, 32, 32, 8), (80, 32, 32, 8), (13, 5, 2, 1), (8, 64, 32, 8)])
+def test_tile_spans_cover_exactly_once(length, tile, halo_, align):
+    spans = tile_spans(length, tile=tile, halo=halo_, align=align)
+    covered = [i for s in spans for i in range(s.start, s.end)]
+    assert covered == list(range(length))
+    for s in spans:
+        assert s.end - s.start <= max(tile, align) and s.start % align == 0 and s.in_start % align == 0
+        assert s.in_start == max(0, s.start - halo_) and s.in_end == min(length, s.end + halo_)
+
+
+def test_tile_spans_rejects_misaligned():
+    with pytest.raises(ValueError):
+        tile_spans(100, tile=32, halo=32, align=8)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 96, 80), (2, 3, 40, 104)])
+def test_tiled_encode_equals_whole_image(net, shape):
+    torch.manual_seed(1)
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        ref = net.encode(x)["relu4_1"]
+        tiled = tiled_encode(net, x, tile_size=48)["relu4_1"]
+    assert tiled.shape == ref.shape
+    torch.testing.assert_close(tiled, ref, rtol=1e-4, atol=1e-5 * ref.abs().max().item())
+
+
+def test_tiled_encode_equals_whole_image_at_relu5_1(make_net):
+    net5 = make_net(use_relu5_1=True)
+    assert net5.stride == 16
+    x = torch.rand(1, 3, 128, 48)
+    with torch.no_grad():
+        ref = net5.encode(x)
+        tiled = tiled_encode(net5, x, tile_size=70)  # rounded down to 64 (a multiple of 16): 2 x 1 tiles
+    assert set(tiled) == {"relu4_1", "relu5_1"}
+    for name in ref:
+        torch.testing.assert_close(tiled[name], ref[name], rtol=1e-4, atol=1e-5 * ref[name].abs().max().item())
+
+
+def test_untiled_halo_would_show_seams(net):
+    """Sanity check of the test itself: without the halo, tiles differ from the whole image."""
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = net.encode(x)["relu4_1"]
+        left = net.encode(x[..., :32])["relu4_1"]
+    assert (left - ref[..., :4]).abs().max() > 1e-3 * ref.abs().max()
+
+
+@pytest.mark.parametrize("hw", [(12, 10), (5, 23)])
+def test_tiled_decode_equals_whole_map(net, hw):
+    z = torch.randn(1, 512, *hw)
+    with torch.no_grad():
+        ref = net.decode(z)
+        tiled = tiled_decode(net, z, tile_size=32)
+    assert tiled.shape == ref.shape == (1, 3, 8 * hw[0], 8 * hw[1])
+    torch.testing.assert_close(tiled, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_small_inputs_take_one_pass(net, monkeypatch):
+    calls = []
+    original = net.encode
+    monkeypatch.setattr(net, "encode", lambda image, layers=None: calls.append(image.shape) or original(image, layers))
+    with torch.no_grad():
+        tiled_encode(net, torch.rand(1, 3, 64, 64), tile_size=64)
+    assert calls == [(1, 3, 64, 64)]
+
+
+def test_unknown_layer_is_not_tileable_and_falls_back(net, caplog):
+    with pytest.raises(NotTileableError):
+        input_range([nn.InstanceNorm2d(3)], 0, 0)
+
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.decoder = nn.Sequential(nn.InstanceNorm2d(512), nn.Upsample(scale_factor=8), nn.Conv2d(512, 3, 1))
+
+        def decode(self, z):
+            return self.decoder(z)
+
+    odd = Odd()
+    z = torch.randn(1, 512, 10, 10)
+    with caplog.at_level(logging.WARNING), torch.no_grad():
+        out = tiled_decode(odd, z, tile_size=16)  # type: ignore[arg-type]
+    assert "not tileable" in caplog.text
+    torch.testing.assert_close(out, odd.decode(z))
