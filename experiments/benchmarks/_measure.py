@@ -41,7 +41,19 @@ def median_time(fn: Callable[[], Any], *, device: torch.device, warmup: int = 1,
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this program's own memory.
+    (``ru_maxrss`` is not used there: it survives fork + exec, so a child started by a large
+    parent would report the parent's peak.) Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
