@@ -51,3 +51,20 @@ def seed() -> int:
 
     torch.manual_seed(0)
     return 0
+
+
+@pytest.fixture
+def single_thread() -> Iterator[None]:
+    """Run the test with one torch thread (restored afterwards).
+
+    Tiny models on a shared 2-core machine are much slower with two OpenMP threads that
+    spin-wait for each other; folders of tiny-model tests use this as an autouse fixture.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -7,17 +7,9 @@ Subprocesses get ``OMP_NUM_THREADS=1`` from ``_cli.run`` for the same reason.
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def _single_thread(single_thread: None) -> None:
+    """Every test in this folder runs single-threaded (``single_thread`` in tests/conftest.py)."""
