@@ -21,7 +21,6 @@ their SHA-256 and the image files used.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from PIL import Image, ImageDraw
 
 from stylekernel.checkpoint import load_net
 from stylekernel.inference import Stylizer
+from stylekernel.weights import sha256_file
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -60,14 +60,6 @@ def _label(img: Image.Image, text: str) -> Image.Image:
     draw.rectangle([0, 0, min(out.width, 7 * len(text) + 6), 13], fill=(255, 255, 255))
     draw.text((3, 1), text, fill=(0, 0, 0))
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _paste(cells: list[list[Image.Image | None]], size: int, pad: int = 4) -> Image.Image:
@@ -107,7 +99,7 @@ def render(checkpoints: dict[str, Path], content_dir: Path, style_dir: Path, out
             img = _label(img, name)
         img.save(path)
         written[name] = path
-        record["checkpoints"][name] = {"path": str(ckpt), "sha256": _sha256(Path(ckpt))}  # type: ignore[index]
+        record["checkpoints"][name] = {"path": str(ckpt), "sha256": sha256_file(Path(ckpt))}  # type: ignore[index]
     # the paper's layout: one row per pair, content | style | method 1 | method 2 ...
     rows = []
     for k in range(min(len(contents), len(styles))):

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import shlex
@@ -46,6 +45,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+from stylekernel.weights import sha256_file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -307,14 +308,6 @@ def render_from_manifest(output: Path) -> dict[str, dict[str, Path]]:
 
 # --------------------------------------------------------------------------------------------
 # running the pipeline
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _run(cmd: list[str], log: Path, *, env: dict[str, str] | None = None) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     print("+ " + shlex.join(cmd), flush=True)
@@ -374,7 +367,7 @@ def write_params(ckpt: Path, path: Path) -> None:
     from stylekernel.checkpoint import load_net
 
     net = load_net(ckpt)
-    record = {"checkpoint": str(Path(ckpt).resolve()), "checkpoint_sha256": _sha256(Path(ckpt)),
+    record = {"checkpoint": str(Path(ckpt).resolve()), "checkpoint_sha256": sha256_file(Path(ckpt)),
               "network": type(net).__name__,
               "trainable_parameters": net.parameter_count(trainable_only=True),
               "total_parameters": net.parameter_count(trainable_only=False),

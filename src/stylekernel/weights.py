@@ -139,7 +139,7 @@ def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
     tmp = Path(tmp_name)
     try:
         _fetch(w.url, tmp, progress=progress)
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
         if w.sha256 and digest != w.sha256:
             raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: sha256 {digest} != {w.sha256}")
         if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
@@ -168,7 +168,8 @@ def _fetch(url: str, dst: Path, *, progress: bool) -> None:
                 bar.update(len(chunk))
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (weights, checkpoints)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
