@@ -42,9 +42,8 @@ from stylekernel.baselines.sanet import _check_attention_args
 from stylekernel.errors import check
 from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.decoder import Decoder
 from stylekernel.nn.encoder import CHANNELS as LAYER_CHANNELS
-from stylekernel.nn.encoder import LAYERS, VGGEncoder
+from stylekernel.nn.encoder import LAYERS
 from stylekernel.nn.functional import EPS, mvn
 
 CHANNELS = 512
@@ -173,8 +172,7 @@ class AdaAttN(StyleTransferNet):
         deepest = self.levels[-1]
         self.feature_layers = LAYERS[: LAYERS.index(deepest) + 1] if shallow_keys else self.levels
         self.stride = 16 if use_relu5_1 else 8
-        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")
-        self.decoder = Decoder(CHANNELS)
+        self.build_encoder_decoder(encoder_weights)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """Encoder features of content and style (``feature_layers``) -> (B, 512, H/8, W/8)."""

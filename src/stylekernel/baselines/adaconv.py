@@ -42,8 +42,6 @@ from torch import Tensor, nn
 
 from stylekernel.errors import check
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.decoder import Decoder
-from stylekernel.nn.encoder import VGGEncoder
 from stylekernel.nn.functional import mvn
 
 CHANNELS = 512
@@ -191,10 +189,7 @@ class AdaConvNet(StyleTransferNet):
         self.padding_mode: PaddingMode = padding_mode
         self.style_encoder = GlobalStyleEncoder(CHANNELS, style_channels, kernel_size, style_grid, style_encoder_blocks)
         self.kernel_predictor = KernelPredictor(CHANNELS, groups, style_channels, kernel_size)
-        self.feature_layers = ("relu4_1",)
-        self.stride = 8
-        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")  # the losses read relu5_1
-        self.decoder = Decoder(CHANNELS)
+        self.build_encoder_decoder(encoder_weights)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> (B, 512, h, w)."""

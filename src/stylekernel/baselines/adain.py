@@ -18,11 +18,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.decoder import Decoder
-from stylekernel.nn.encoder import VGGEncoder
 from stylekernel.nn.functional import adain
 
-CHANNELS = 512
 
 
 class AdaINNet(StyleTransferNet):
@@ -34,10 +31,7 @@ class AdaINNet(StyleTransferNet):
 
     def __init__(self, encoder_weights: str = "torchvision") -> None:
         super().__init__()
-        self.feature_layers = ("relu4_1",)
-        self.stride = 8
-        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")  # the losses read relu5_1
-        self.decoder = Decoder(CHANNELS)
+        self.build_encoder_decoder(encoder_weights)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> (B, 512, h, w)."""

@@ -24,8 +24,6 @@ from torch import Tensor, nn
 from stylekernel.errors import check
 from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.decoder import Decoder
-from stylekernel.nn.encoder import VGGEncoder
 from stylekernel.nn.functional import mvn
 
 CHANNELS = 512
@@ -115,8 +113,7 @@ class SANet(StyleTransferNet):
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(CHANNELS, CHANNELS, 3))
         self.feature_layers = ("relu4_1", "relu5_1")
         self.stride = 16
-        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")
-        self.decoder = Decoder(CHANNELS)
+        self.build_encoder_decoder(encoder_weights)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """{relu4_1, relu5_1} of content and style -> (B, 512, H/8, W/8)."""

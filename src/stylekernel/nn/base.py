@@ -56,6 +56,12 @@ class StyleTransferNet(nn.Module):
             raise TypeError(f"{config['class_path']} is not a StyleTransferNet")
         return cls(**config.get("init_args", {}))
 
+    def build_encoder_decoder(self, encoder_weights: str) -> None:
+        """The parts every network shares: the frozen VGG19 encoder up to relu5_1 (the losses
+        read relu5_1 whatever ``feature_layers`` is) and the VGG-mirror decoder from 512 channels."""
+        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")
+        self.decoder = Decoder(512)
+
     # --- the three stages -------------------------------------------------------------------
     def encode(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
         """image: (B, 3, H, W) in [0, 1] -> encoder features (``feature_layers`` by default)."""

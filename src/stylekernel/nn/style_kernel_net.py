@@ -25,9 +25,7 @@ from torch import Tensor, nn
 from stylekernel.errors import check
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.cgm import ContentGatingModulation, GateMode
-from stylekernel.nn.decoder import Decoder
 from stylekernel.nn.dynamic_conv import DynamicConv, PaddingMode
-from stylekernel.nn.encoder import VGGEncoder
 from stylekernel.nn.functional import mvn
 from stylekernel.nn.group_shuffle import GroupShuffle
 from stylekernel.nn.kernels import KernelNorm, StyleKernelGenerator
@@ -153,8 +151,7 @@ class StyleKernelNet(StyleTransferNet):
             self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(CHANNELS, CHANNELS, 3))
             self.feature_layers = ("relu4_1", "relu5_1")
             self.stride = 16
-        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")  # the losses read relu5_1
-        self.decoder = Decoder(CHANNELS)
+        self.build_encoder_decoder(encoder_weights)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """{relu4_1[, relu5_1]} of content and style -> Z̄cs (B, 512, H/8, W/8)."""
