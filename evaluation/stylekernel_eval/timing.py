@@ -75,9 +75,13 @@ def _reset_peak(device: torch.device) -> str:
         return "cpu_peak_rss_process_lifetime"
 
 
-def _peak_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process, in MiB.
+
+    Linux: ``VmHWM`` of /proc/self/status (this program's own high-water mark; ``ru_maxrss``
+    survives fork + exec, so a child of a large parent would report the parent's peak).
+    Elsewhere: ``ru_maxrss``.
+    """
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -86,6 +90,12 @@ def _peak_mb(device: torch.device) -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return peak_rss_mb()
 
 
 def _timed(fn: Any, device: torch.device) -> float:

@@ -1,7 +1,7 @@
 """Helpers for the benchmark scripts: medians of timed runs and peak memory of one call.
 
 Peak memory: on CUDA the allocator's peak; on CPU the growth of the process's peak RSS
-(``ru_maxrss``) during the call, measured in a fresh subprocess per case so that one case's
+(``stylekernel_eval.timing.peak_rss_mb``) during the call, measured in a fresh subprocess per case so that one case's
 peak does not hide another's.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from stylekernel_eval.timing import peak_rss_mb  # noqa: F401  (re-exported for the benchmark scripts)
 
 
 def sync(device: torch.device) -> None:
@@ -38,23 +39,6 @@ def median_time(fn: Callable[[], Any], *, device: torch.device, warmup: int = 1,
         sync(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB.
-
-    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this program's own memory.
-    (``ru_maxrss`` is not used there: it survives fork + exec, so a child started by a large
-    parent would report the parent's peak.) Elsewhere: ``ru_maxrss``.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_isolated(module: str, case: dict[str, Any]) -> dict[str, Any]:
