@@ -35,7 +35,8 @@ import numpy as np
 from PIL import Image
 
 from stylekernel.data.sampling import CONTENT, sample_rng
-from stylekernel.data.sources import FolderSource, HFSource
+from stylekernel.data.hf_source import HFSource
+from stylekernel.data.sources import FolderSource
 from stylekernel.data.train_stream import IndexedSide, StreamSide, _Report
 from stylekernel.data.transforms import TrainTransform
 

@@ -7,7 +7,7 @@ inference and evaluation) does not import Lightning or ``datasets``. Nothing is 
 downloaded at import time.
 
 Modules: ``decode`` (load_image), ``transforms`` (resize/crop/to tensor), ``sources`` (folder,
-file list, Hugging Face), ``demo`` (embedded demo set), ``sampling`` (seeded sample arithmetic),
+file list, in memory), ``hf_source`` (Hugging Face), ``demo`` (embedded demo set), ``sampling`` (seeded sample arithmetic),
 ``heldout`` (deterministic val/test carving), ``train_stream`` (resumable training stream),
 ``pairs`` (val/test pairs), ``datamodule`` (StyleTransferDataModule), ``cli`` (stylekernel data).
 """
@@ -24,7 +24,7 @@ _EXPORTS = {
     "StreamingSource": "stylekernel.data.sources",
     "FolderSource": "stylekernel.data.sources",
     "FileListSource": "stylekernel.data.sources",
-    "HFSource": "stylekernel.data.sources",
+    "HFSource": "stylekernel.data.hf_source",
     "MemorySource": "stylekernel.data.sources",
     "Record": "stylekernel.data.sources",
     "DemoSource": "stylekernel.data.demo",
@@ -39,10 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylekernel.data.datamodule import StyleTransferDataModule
     from stylekernel.data.decode import IMAGE_EXTENSIONS, load_image
     from stylekernel.data.demo import DemoSource, write_demo
+    from stylekernel.data.hf_source import HFSource
     from stylekernel.data.sources import (
         FileListSource,
         FolderSource,
-        HFSource,
         ImageSource,
         IndexedSource,
         MemorySource,

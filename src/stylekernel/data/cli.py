@@ -23,10 +23,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from stylekernel.data.decode import IMAGE_EXTENSIONS
+from stylekernel.data.hf_source import HFSource
 from stylekernel.data.sources import (
     FileListSource,
     FolderSource,
-    HFSource,
     ImageSource,
     IndexedSource,
     Record,
