@@ -37,7 +37,7 @@ from PIL import Image
 from stylekernel.data.sampling import CONTENT, sample_rng
 from stylekernel.data.hf_source import HFSource
 from stylekernel.data.sources import FolderSource
-from stylekernel.data.train_stream import IndexedSide, StreamSide, _Report
+from stylekernel.data.train_sides import DecodeReport, IndexedSide, StreamSide
 from stylekernel.data.transforms import TrainTransform
 
 SIZES = {"512x384": (512, 384), "2400x1800": (2400, 1800)}
@@ -77,7 +77,7 @@ def make_data(root: Path, name: str, size: tuple[int, int], count: int) -> tuple
 
 def measure(side: IndexedSide | StreamSide, transform: TrainTransform, *, draft: bool, seconds: float) -> float:
     """Images/s of ``side.draw`` + ``transform`` in this process, after one warm-up image."""
-    report = _Report()
+    report = DecodeReport()
     min_side = transform.min_side if draft else None
     g = 0
 

@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from stylekernel.data import HFSource, StyleTransferDataModule
 from stylekernel.data.heldout import HoldoutFilter
 from stylekernel.data.sampling import STYLE
-from stylekernel.data.train_stream import StreamSide, TrainLoader
+from stylekernel.data.train_sides import StreamSide
+from stylekernel.data.train_stream import TrainLoader
 from stylekernel.errors import StyleKernelError
 
 

@@ -7,9 +7,10 @@ inference and evaluation) does not import Lightning or ``datasets``. Nothing is 
 downloaded at import time.
 
 Modules: ``decode`` (load_image), ``transforms`` (resize/crop/to tensor), ``sources`` (folder,
-file list, in memory), ``hf_source`` (Hugging Face), ``demo`` (embedded demo set), ``sampling`` (seeded sample arithmetic),
-``heldout`` (deterministic val/test carving), ``train_stream`` (resumable training stream),
-``pairs`` (val/test pairs), ``datamodule`` (StyleTransferDataModule), ``cli`` (stylekernel data).
+file list, in memory), ``hf_source`` (Hugging Face), ``demo`` (embedded demo set), ``sampling``
+(seeded sample arithmetic), ``heldout`` (deterministic val/test carving), ``train_sides`` (how
+each side picks its images), ``train_stream`` (resumable training stream), ``pairs`` (val/test
+pairs), ``datamodule`` (StyleTransferDataModule), ``cli`` (stylekernel data).
 """
 
 from __future__ import annotations
