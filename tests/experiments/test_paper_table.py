@@ -265,3 +265,26 @@ def test_released_checkpoints_are_checked(tmp_path: Path) -> None:
     (tmp_path / "junk.ckpt").write_text("junk")
     with pytest.raises(SystemExit, match="not a readable checkpoint"):
         pt.parse_released([f"adain={tmp_path / 'junk.ckpt'}"])
+
+
+@pytest.mark.slow
+def test_export_of_a_fit_run_has_its_config_and_evaluation(smoke_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`stylekernel export` on a checkpoint left by a real `stylekernel fit` (the smoke run's) and its summary."""
+    from ._cli import stylekernel
+
+    out, env, _ = smoke_run
+    ckpt = json.loads((out / "methods" / "adain" / "params.json").read_text())["checkpoint"]
+    summary = out / "methods" / "adain" / "eval" / "summary.json"
+    res = stylekernel("export", ckpt, "--output", str(tmp_path / "rel"), "--eval-summary", str(summary), cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    card = (tmp_path / "rel" / "README.md").read_text()
+    assert "`config.yaml` of the run folder" in card and "class_path: stylekernel.baselines.adain.AdaINNet" in card
+    lpips = json.loads(summary.read_text())["metrics"]["lpips"]["value"]
+    assert f"{lpips:.4f}" in card
+    content = sorted((out / "demo_test" / "content").iterdir())[0]
+    style = sorted((out / "demo_test" / "style").iterdir())[0]
+    for name, ref in (("ckpt", ckpt), ("dir", str(tmp_path / "rel"))):
+        res = stylekernel("stylize", "--checkpoint", ref, "--content", str(content), "--style", str(style),
+                          "--output", str(tmp_path / f"{name}.png"), cwd=tmp_path, env=env)
+        assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "ckpt.png").read_bytes() == (tmp_path / "dir.png").read_bytes()
