@@ -19,7 +19,7 @@ import torch
 
 from stylekernel import cli, export
 from stylekernel.checkpoint import load_net, read_checkpoint
-from stylekernel.errors import CheckpointError
+from stylekernel.errors import CheckpointError, ConfigError
 from stylekernel.inference import Stylizer
 from stylekernel.module import StyleTransferModule
 from stylekernel.nn.style_kernel_net import StyleKernelNet
@@ -179,7 +179,7 @@ def test_hub_id_offline_from_the_hf_cache(trained: Path, exported: Path, tmp_pat
     # every command's loader takes the id too
     assert export.read_pretrained("someone/stylekernel-tiny")["stylekernel"]["pretrained"].startswith(str(cache))
     # an id that is not cached: one line naming it and the offline mode
-    with pytest.raises(CheckpointError, match="someone/missing: not a local folder.*offline"):
+    with pytest.raises(CheckpointError, match="someone/missing: no such file or folder.*offline"):
         Stylizer.from_pretrained("someone/missing")
 
 
@@ -249,9 +249,15 @@ def test_export_leaves_nothing_when_writing_fails(trained: Path, tmp_path: Path,
         raise OSError("disk full")
 
     monkeypatch.setattr(export, "model_card", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ConfigError, match="cannot write --output .*out: disk full"):
         export.export(trained, tmp_path / "out")
     assert _files(tmp_path) == []
+    # an old folder given with --overwrite stays as it was
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="disk full"):
+        export.export(trained, tmp_path / "old", overwrite=True)
+    assert _files(tmp_path) == ["old"] and _files(tmp_path / "old") == ["keep.txt"]
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def resolve(ref: str | os.PathLike[str], *, revision: Optional[str] = None) -> P
         where = cache or "the default Hugging Face cache"
         mode = "offline (HF_HUB_OFFLINE/STYLEKERNEL_OFFLINE): looked only in " + where if offline() else f"cache {where}"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise CheckpointError(f"{ref}: not a local folder, and the Hub model could not be fetched "
+        raise CheckpointError(f"{ref}: no such file or folder, and no Hugging Face Hub model of that id could be fetched "
                               f"({mode}; {type(exc).__name__}: {first})") from None
     return Path(local)  # type: ignore[arg-type]
 
@@ -275,14 +275,17 @@ def export(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str], *
     summary = _read_eval_summary(Path(eval_summary)) if eval_summary is not None else None
     ckpt = read_checkpoint(ckpt_path)
     net = load_net(ckpt_path)  # the same checks as every command: record present, state dict matches
-    record = {k: v for k, v in ckpt["stylekernel"].items() if k in ("version", "net", "encoder_source", "release")}
+    record = {k: v for k, v in ckpt["stylekernel"].items() if k != "pretrained"}  # the whole record, as JSON
     try:
         record = json.loads(json.dumps(record, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt_path}: its network record cannot be written as JSON ({exc})") from None
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise ConfigError(f"cannot write --output {out}: {exc}") from None
     try:
         save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", _NET_HASH_KEY: _net_sha256(record["net"])})
         config = {"format": FORMAT, "format_version": FORMAT_VERSION, "stylekernel": record,
@@ -294,6 +297,9 @@ def export(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str], *
             (tmp / EVAL_FILE).write_text(json.dumps(summary, indent=2) + "\n")
         (tmp / CARD_FILE).write_text(model_card(config, training=_training_config(ckpt_path, ckpt), summary=summary))
         _replace_dir(tmp, out)
+    except OSError as exc:  # disk full, permissions: one line, and nothing left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ConfigError(f"cannot write --output {out}: {exc}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
