@@ -12,6 +12,9 @@ and renders the tables::
     # checkpoints you already have (methods not given are trained)
     python experiments/paper_table/run.py ... --checkpoint adain=adain.ckpt --checkpoint stylekernel=last.ckpt
 
+    # the peers' released weights (`stylekernel weights import`) beside the models trained here
+    python experiments/paper_table/run.py ... --released adain=adain_released.ckpt --released sanet=sanet_released.ckpt
+
     # everything on the embedded demo set, tiny, random encoder: shows the pipeline working
     python experiments/paper_table/run.py --smoke --output runs/paper_table_smoke
 
@@ -22,12 +25,17 @@ Outputs under ``--output``:
 
 * ``methods/<m>/`` and ``ablations/<a>/``: ``train/`` (the fit run, unless a checkpoint was
   given), ``eval/summary.json`` (+ ``per_pair.csv``, ``summary.md``), ``params.json``
-  (parameter count of the checkpoint's network, with the checkpoint's path and SHA-256);
+  (parameter count of the checkpoint's network, with the checkpoint's path and SHA-256, and
+  ``weights``: where the weights come from, read from the checkpoint's ``stylekernel.release``
+  record: ``released`` with the peer's source and files, or ``trained`` by this suite);
 * ``manifest.json``: which column reads which files;
 * ``paper_table.{md,tex,csv,json}`` and ``ablation_table.{md,tex,csv,json}``. The JSON sidecar
   holds every cell: its value, its display text, the file it was read from and the key path in
   that file. The Markdown, LaTeX and CSV files are rendered from the sidecar, which is built
   from the files only (``--render-only`` rebuilds it from the manifest).
+
+The table's first row, "Weights", says for each column whether its numbers come from the peer's
+released weights or from a model trained here (from ``params.json``, so it is traceable too).
 
 The paper's reported figures (``paper_reported.json``: LPIPS 0.30, 0.035 s per 512 x 512 image)
 are a separate column labelled "reported in the paper", never mixed with measured numbers.
@@ -46,15 +54,17 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from stylekernel.baselines.registry import MODELS
 from stylekernel.weights import sha256_file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PAPER_REPORTED = HERE / "paper_reported.json"
 ABLATION_DIR = ROOT / "experiments" / "ablations"
-METHODS = ("stylekernel", "adain", "sanet", "adaattn", "adaconv")
+METHODS = tuple(MODELS)  # every registered network is a column (configs/model/<name>.yaml trains it)
 METHOD_LABELS = {"stylekernel": "Ours (StyleKernel)", "adain": "AdaIN", "sanet": "SANet", "adaattn": "AdaAttN",
-                 "adaconv": "AdaConv"}
+                 "adaconv": "AdaConv", "stytr2": "StyTr-2"}
+ORIGIN_LABELS = {"released": "released weights", "trained": "trained here"}
 FULL_MODEL = "stylekernel"
 
 # Smoke mode: the demo set, 2 training steps on 32 px crops with a random encoder, evaluation at
@@ -124,6 +134,19 @@ def _timing_key(summary: dict[str, Any], size: int) -> list[Any] | None:
     return None
 
 
+def _origin_cell(params: dict[str, Any] | None, source: str) -> dict[str, Any]:
+    """The "Weights" cell of a column: released / trained here, from params.json's ``weights``."""
+    key = ["weights", "origin"]
+    try:
+        origin = lookup(params, key)
+    except (KeyError, TypeError):
+        return {"value": None, "display": "n/a", "source": source, "reason": f"{'.'.join(key)} not in this file"}
+    cell = {"value": origin, "display": ORIGIN_LABELS.get(origin, str(origin)), "source": source, "key": key}
+    if origin == "released":
+        cell["release_source"] = params["weights"].get("source")  # type: ignore[index]
+    return cell
+
+
 def build_sidecar(columns: list[dict[str, Any]], *, title: str, timing_size: int,
                   reported: Path | None = None, base: Path | None = None) -> dict[str, Any]:
     """The table as data, read from files only.
@@ -131,7 +154,8 @@ def build_sidecar(columns: list[dict[str, Any]], *, title: str, timing_size: int
     ``columns``: ``{"name", "label", "summary": path of summary.json, "params": path of params.json}``.
     Every measured cell is ``{"value", "display", "source": file, "key": key path, "scale"}``
     (``value == lookup(json(source), key) * scale``); a missing number is ``{"value": None,
-    "display": "n/a", "reason": ...}``. ``reported`` adds the paper's figures as a separate column.
+    "display": "n/a", "reason": ...}``. ``origins`` holds each column's "Weights" cell (released /
+    trained here, read from params.json). ``reported`` adds the paper's figures as a separate column.
     """
     base = Path(base) if base is not None else None
 
@@ -148,6 +172,7 @@ def build_sidecar(columns: list[dict[str, Any]], *, title: str, timing_size: int
     for row in ROWS:
         rows.append({"key": row["key"], "label": row["label"].format(size=timing_size), "better": row["arrow"]})
     cells: dict[str, dict[str, Any]] = {}
+    origins: dict[str, dict[str, Any]] = {}
     for col in columns:
         files = {"summary": Path(col["summary"]), "params": Path(col["params"])}
         loaded: dict[str, Any] = {}
@@ -184,6 +209,7 @@ def build_sidecar(columns: list[dict[str, Any]], *, title: str, timing_size: int
             cell["display"] = row["fmt"].format(cell["value"]) if abs(cell["value"]) < 1e5 else f"{cell['value']:.4g}"
             col_cells[row["key"]] = cell
         cells[col["name"]] = col_cells
+        origins[col["name"]] = _origin_cell(loaded["params"], rel(files["params"]))
     sidecar: dict[str, Any] = {
         "title": title,
         "timing_size": timing_size,
@@ -192,6 +218,7 @@ def build_sidecar(columns: list[dict[str, Any]], *, title: str, timing_size: int
         "columns": [{"name": c["name"], "label": c["label"], "summary": rel(c["summary"]), "params": rel(c["params"])}
                     for c in columns],
         "cells": cells,
+        "origins": origins,
         "reported": None,
     }
     if reported is not None:
@@ -219,6 +246,9 @@ def _grid(sidecar: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     if rep:
         header.append(rep["label"])
     body = []
+    origins = sidecar.get("origins") or {}
+    if origins:
+        body.append(["Weights"] + [origins[c["name"]]["display"] for c in sidecar["columns"]] + ([""] if rep else []))
     for row in sidecar["rows"]:
         arrow = {"down": " (lower is better)", "up": " (higher is better)"}.get(row["better"], "")
         line = [row["label"] + arrow] + [sidecar["cells"][c["name"]][row["key"]]["display"] for c in sidecar["columns"]]
@@ -235,6 +265,12 @@ def render_markdown(sidecar: dict[str, Any]) -> str:
     out.append("")
     out.append("Measured numbers: each cell is read from the file named in the JSON sidecar "
                "(`" + sidecar.get("sidecar_name", "table.json") + "`).")
+    released = {c["label"]: sidecar["origins"][c["name"]].get("release_source") for c in sidecar["columns"]
+                if (sidecar.get("origins") or {}).get(c["name"], {}).get("value") == "released"}
+    if sidecar.get("origins"):
+        out.append("Weights: *" + ORIGIN_LABELS["released"] + "* are the peer's published files imported with "
+                   "`stylekernel weights import` (" + (", ".join(f"{k}: {v}" for k, v in released.items()) or "none here")
+                   + "); *" + ORIGIN_LABELS["trained"] + "*: trained by `stylekernel fit` of this suite.")
     rep = sidecar.get("reported")
     if rep:
         out.append(f"The last column is **{rep['label']}** ({rep['paper']}); it is not measured by this repository:")
@@ -270,6 +306,11 @@ def render_csv(sidecar: dict[str, Any], path: Path) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["metric", "column", "kind", "value", "display", "source", "key"])
+        for col in sidecar["columns"]:
+            c = (sidecar.get("origins") or {}).get(col["name"])
+            if c is not None:
+                w.writerow(["weights", col["name"], "origin", "" if c["value"] is None else c["value"], c["display"],
+                            c.get("source", ""), json.dumps(c.get("key", ""))])
         for row in sidecar["rows"]:
             for col in sidecar["columns"]:
                 c = sidecar["cells"][col["name"]][row["key"]]
@@ -363,6 +404,20 @@ def train(name: str, configs: list[Path], train_dir: Path, fit_args: list[str], 
     return ckpt
 
 
+def weights_origin(ckpt: Path) -> dict[str, Any]:
+    """Where a checkpoint's weights come from, by its ``stylekernel.release`` record.
+
+    ``{"origin": "released", "method", "source", "files"}`` for `stylekernel weights import`
+    checkpoints, else ``{"origin": "trained"}`` (written by `stylekernel fit`).
+    """
+    from stylekernel.checkpoint import read_checkpoint
+
+    release = (read_checkpoint(ckpt).get("stylekernel") or {}).get("release")
+    if not isinstance(release, dict):
+        return {"origin": "trained"}
+    return {"origin": "released", **{k: release.get(k) for k in ("method", "source", "files")}}
+
+
 def write_params(ckpt: Path, path: Path) -> None:
     from stylekernel.checkpoint import load_net
 
@@ -371,6 +426,7 @@ def write_params(ckpt: Path, path: Path) -> None:
               "network": type(net).__name__,
               "trainable_parameters": net.parameter_count(trainable_only=True),
               "total_parameters": net.parameter_count(trainable_only=False),
+              "weights": weights_origin(ckpt),
               "note": "trainable parameters: the frozen VGG encoder is excluded; total_parameters includes it"}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
@@ -387,16 +443,36 @@ def evaluate(ckpt: Path, eval_dir: Path, *, presets: list[str], content_dir: Pat
     return eval_dir / "summary.json"
 
 
-def _parse_checkpoints(items: list[str]) -> dict[str, Path]:
+def _parse_checkpoints(items: list[str], flag: str = "--checkpoint") -> dict[str, Path]:
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise SystemExit(f"--checkpoint wants NAME=PATH, got {item!r}")
+            raise SystemExit(f"{flag} wants NAME=PATH, got {item!r}")
         if not Path(path).is_file():
-            raise SystemExit(f"--checkpoint {name}: {path} does not exist")
+            raise SystemExit(f"{flag} {name}: {path} does not exist")
         out[name] = Path(path).resolve()
     return out
+
+
+def parse_released(items: list[str]) -> dict[str, Path]:
+    """``--released METHOD=PATH``: checkpoints of `stylekernel weights import`, checked to hold that method's release."""
+    from stylekernel.errors import StyleKernelError
+
+    released = _parse_checkpoints(items, "--released")
+    for method, path in released.items():
+        if method not in MODELS:
+            raise SystemExit(f"--released {method}: not a registered method (one of {', '.join(MODELS)})")
+        try:
+            origin = weights_origin(path)
+        except StyleKernelError as exc:
+            raise SystemExit(f"--released {method}: {exc}") from None
+        if origin["origin"] != "released":
+            raise SystemExit(f"--released {method}: {path} has no release record (it was not written by "
+                             "`stylekernel weights import`; give a checkpoint trained here with --checkpoint)")
+        if origin["method"] != method:
+            raise SystemExit(f"--released {method}: {path} holds the released weights of {origin['method']}, not {method}")
+    return released
 
 
 def prepare_smoke_data(output: Path) -> tuple[Path, Path]:
@@ -426,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ablation names (experiments/ablations/<name>.yaml); default: all; none: give the flag alone")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="use this checkpoint instead of training NAME (a method or an ablation); repeatable")
+    p.add_argument("--released", action="append", default=[], metavar="METHOD=PATH",
+                   help="evaluate the peer's released weights (a `stylekernel weights import` checkpoint) for METHOD "
+                        "instead of training it; repeatable")
     p.add_argument("--data-config", type=Path, default=ROOT / "configs" / "data" / "coco_wikiart_local.yaml")
     p.add_argument("--trainer-config", type=Path, default=ROOT / "configs" / "trainer" / "gpu.yaml")
     p.add_argument("--config", dest="extra_configs", action="append", type=Path, default=[],
@@ -458,6 +537,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (ABLATION_DIR / f"{a}.yaml").is_file():
             raise SystemExit(f"no ablation {a!r} in {ABLATION_DIR}")
     checkpoints = _parse_checkpoints(args.checkpoint)
+    released = parse_released(args.released)
+    both = sorted(set(checkpoints) & set(released))
+    if both:
+        raise SystemExit(f"{', '.join(both)}: given both --checkpoint and --released")
+    checkpoints.update(released)
+    args.methods += [m for m in released if m not in args.methods]
     presets = args.preset or (["smoke"] if args.smoke else ["paper"])
     fit_args, eval_args = list(args.fit_arg), list(args.eval_arg)
     timing_size = args.timing_size

@@ -43,7 +43,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_net(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> StyleTransferNet:
     """Rebuild the network stored in a ``stylekernel fit`` checkpoint, in eval mode."""
-    ckpt = read_checkpoint(path)
+    from stylekernel import export  # an exported folder or a Hub id (stylekernel export): no pickle
+
+    ckpt = export.read_pretrained(path) if export.is_pretrained_ref(path) else read_checkpoint(path)
     record = ckpt.get("stylekernel")
     if not isinstance(record, dict) or "net" not in record:
         raise CheckpointError(f"{path} was not written by `stylekernel fit` (no 'stylekernel' record)")

@@ -25,6 +25,7 @@ TOOL_COMMANDS = {
     "evaluate": ("stylekernel_eval.cli", "LPIPS, FID/ArtFID, content/style loss, SSIM, timing"),
     "weights": ("stylekernel.weights_cli", "list or prefetch pretrained weight files"),
     "data": ("stylekernel.data.cli", "check image sources, build the embedded demo set"),
+    "export": ("stylekernel.export_cli", "write a checkpoint as a Hub-style folder (safetensors, config, model card)"),
 }
 
 

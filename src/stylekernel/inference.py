@@ -300,6 +300,18 @@ class Stylizer:
 
         return cls(load_net(path, map_location="cpu"), **kwargs)
 
+    @classmethod
+    def from_pretrained(cls, folder_or_hub_id: str | os.PathLike[str], *, revision: Optional[str] = None,
+                        **kwargs: Any) -> "Stylizer":
+        """Load a ``stylekernel export`` folder or a Hugging Face Hub id ``owner/name`` (safetensors, no pickle).
+
+        Hub ids are fetched by ``huggingface_hub``; with ``HF_HUB_OFFLINE`` / ``STYLEKERNEL_OFFLINE``
+        set, only from the local HF cache. ``kwargs`` as for the constructor.
+        """
+        from stylekernel.export import load_pretrained
+
+        return cls(load_pretrained(folder_or_hub_id, revision=revision), **kwargs)
+
     # --- public API -------------------------------------------------------------------------
     def stylize(
         self,

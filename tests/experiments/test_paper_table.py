@@ -26,8 +26,6 @@ from ._cli import ROOT, run
 RUN = ROOT / "experiments" / "paper_table" / "run.py"
 FIGURES = ROOT / "experiments" / "figures" / "qualitative.py"
 PAPER_REPORTED = ROOT / "experiments" / "paper_table" / "paper_reported.json"
-# 3 fits + 3 evaluations as subprocesses: about 70 s on 2 shared CPU cores
-pytestmark = pytest.mark.slow
 
 
 def _eval_conftest():  # type: ignore[no-untyped-def]
@@ -39,6 +37,7 @@ def _eval_conftest():  # type: ignore[no-untyped-def]
     return module
 
 
+# the smoke run: 3 fits + 3 evaluations as subprocesses, about 70 s on 2 shared CPU cores (slow)
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], float]:
     from stylekernel import weights as weight_files
@@ -87,12 +86,18 @@ def _check_sidecar(out: Path, stem: str, expected_columns: list[str]) -> dict:  
     return sidecar
 
 
+@pytest.mark.slow
 def test_smoke_pipeline_every_cell_comes_from_a_file(smoke_run) -> None:  # type: ignore[no-untyped-def]
     out, env, wall = smoke_run
     print(f"smoke pipeline wall time: {wall:.1f} s")
     paper = _check_sidecar(out, "paper_table", ["adain", "stylekernel"])
     ablation = _check_sidecar(out, "ablation_table", ["stylekernel", "no_cgm"])
     assert ablation["reported"] is None  # the paper's figures only in the comparison table
+    # every column was trained here (no --released): the Weights row says so, from params.json
+    for name in ("adain", "stylekernel"):
+        origin = paper["origins"][name]
+        assert origin["display"] == "trained here" and origin["source"] == f"methods/{name}/params.json"
+        assert _lookup(json.loads((out / origin["source"]).read_text()), origin["key"]) == "trained"
 
     # the time row reads the timing entry of the timing size, in seconds
     for name in ("adain", "stylekernel"):
@@ -122,6 +127,8 @@ def test_smoke_pipeline_every_cell_comes_from_a_file(smoke_run) -> None:  # type
         expected = [paper["cells"][c["name"]][row["key"]]["display"] for c in paper["columns"]]
         expected.append(rep["cells"].get(row["key"], {}).get("display", ""))
         assert cells[1:] == expected, row["key"]
+    weights_line = next(l for l in md.splitlines() if l.startswith("| Weights |"))
+    assert [c.strip() for c in weights_line.strip("|").split("|")][1:] == ["trained here", "trained here", ""]
 
     # LaTeX: the same displays
     tex = (out / "paper_table.tex").read_text()
@@ -139,7 +146,8 @@ def test_smoke_pipeline_every_cell_comes_from_a_file(smoke_run) -> None:  # type
         cell = paper["cells"][r["column"]][r["metric"]]
         raw = _lookup(json.loads((out / r["source"]).read_text()), json.loads(r["key"]))
         assert float(r["value"]) == cell["value"] and math.isclose(float(raw) * cell["scale"], float(r["value"]))
-    reported_rows = [r for r in rows if r["kind"] != "measured"]
+    assert [(r["column"], r["value"]) for r in rows if r["kind"] == "origin"] == [("adain", "trained"), ("stylekernel", "trained")]
+    reported_rows = [r for r in rows if r["kind"] == "reported in the paper"]
     assert [(r["metric"], r["column"], r["kind"]) for r in reported_rows] == [
         ("lpips", "paper_reported", "reported in the paper")]
 
@@ -152,6 +160,7 @@ def test_smoke_pipeline_every_cell_comes_from_a_file(smoke_run) -> None:  # type
     assert {p.name: p.read_text() for p in out.glob("*_table.*")} == before
 
 
+@pytest.mark.slow
 def test_qualitative_grid_per_method(smoke_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
 
@@ -169,3 +178,113 @@ def test_qualitative_grid_per_method(smoke_run, tmp_path: Path) -> None:  # type
     record = json.loads((figs / "grid.json").read_text())
     assert set(record["checkpoints"]) == {"adain", "stylekernel"} and len(record["content"]) == 2
     assert (figs / "comparison.png").is_file()
+
+
+# --- released weights beside trained ones (fast: no training, no evaluation) ------------------
+def _paper_table_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("_paper_table_run", RUN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_checkpoint(path: Path, *, release: dict | None) -> Path:  # type: ignore[type-arg]
+    """A checkpoint of a random AdaIN net; with ``release`` as `stylekernel weights import` writes it."""
+    import torch
+
+    from stylekernel.baselines.adain import AdaINNet
+
+    torch.manual_seed(0)
+    net = AdaINNet(encoder_weights="random")
+    record = {"version": "0.1.0", "net": net.init_config(), "encoder_source": "random"}
+    if release is not None:
+        record.update(encoder_source="released:adain", release=release)
+    torch.save({"state_dict": {"net." + k: v for k, v in net.state_dict().items()}, "stylekernel": record}, path)
+    return path
+
+
+def _summary(path: Path, lpips: float) -> Path:
+    metrics = {k: {"value": v} for k, v in (("lpips", lpips), ("fid", 10.0), ("art_fid", 20.0), ("content_loss", 1.0),
+                                              ("style_loss", 2.0), ("ssim", 0.5))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metrics": metrics, "timing": {"sizes": [{"size": 512, "ms_per_image": 35.0}]}}))
+    return path
+
+
+def test_released_column_says_where_the_weights_come_from(tmp_path: Path) -> None:
+    from stylekernel.baselines.registry import MODELS
+
+    pt = _paper_table_module()
+    assert pt.METHODS == tuple(MODELS)  # the method list is the registry's
+    assert pt.build_parser().get_default("methods") == list(MODELS)
+    release = {"method": "adain", "source": "https://github.com/naoto0804/pytorch-AdaIN",
+               "files": {"vgg": {"name": "vgg_normalised.pth", "sha256": "0" * 64},
+                         "decoder": {"name": "decoder.pth", "sha256": "1" * 64}}}
+    released = _write_checkpoint(tmp_path / "adain_released.ckpt", release=release)
+    trained = _write_checkpoint(tmp_path / "adain_trained.ckpt", release=None)
+    assert pt.parse_released([f"adain={released}"]) == {"adain": released.resolve()}
+
+    out = tmp_path / "out"
+    columns = []
+    for name, ckpt, lpips in (("adain", released, 0.41), ("stylekernel", trained, 0.31)):
+        pt.write_params(ckpt, out / "methods" / name / "params.json")
+        columns.append({"name": name, "label": pt.METHOD_LABELS[name], "params": out / "methods" / name / "params.json",
+                        "summary": _summary(out / "methods" / name / "eval" / "summary.json", lpips)})
+    params = json.loads((out / "methods" / "adain" / "params.json").read_text())
+    assert params["weights"] == {"origin": "released", **release}
+    sidecar = pt.build_sidecar(columns, title="t", timing_size=512, base=out)
+    assert {n: c["value"] for n, c in sidecar["origins"].items()} == {"adain": "released", "stylekernel": "trained"}
+    for name, cell in sidecar["origins"].items():  # traceable like every other cell
+        assert _lookup(json.loads((out / cell["source"]).read_text()), cell["key"]) == cell["value"]
+    assert sidecar["cells"]["adain"]["lpips"]["value"] == 0.41
+
+    paths = pt.write_table(sidecar, out, "paper_table")
+    md = paths["md"].read_text()
+    line = next(l for l in md.splitlines() if l.startswith("| Weights |"))
+    assert [c.strip() for c in line.strip("|").split("|")] == ["Weights", "released weights", "trained here"]
+    assert "AdaIN: https://github.com/naoto0804/pytorch-AdaIN" in md
+    assert "released weights & trained here" in paths["tex"].read_text()
+    with open(paths["csv"]) as f:
+        origin_rows = [r for r in csv.DictReader(f) if r["kind"] == "origin"]
+    assert [(r["column"], r["value"], r["source"]) for r in origin_rows] == [
+        ("adain", "released", "methods/adain/params.json"), ("stylekernel", "trained", "methods/stylekernel/params.json")]
+
+
+def test_released_checkpoints_are_checked(tmp_path: Path) -> None:
+    pt = _paper_table_module()
+    release = {"method": "adain", "source": "x", "files": {}}
+    released = _write_checkpoint(tmp_path / "r.ckpt", release=release)
+    trained = _write_checkpoint(tmp_path / "t.ckpt", release=None)
+    with pytest.raises(SystemExit, match="has no release record"):
+        pt.parse_released([f"adain={trained}"])
+    with pytest.raises(SystemExit, match="released weights of adain, not sanet"):
+        pt.parse_released([f"sanet={released}"])
+    with pytest.raises(SystemExit, match="not a registered method"):
+        pt.parse_released([f"nope={released}"])
+    (tmp_path / "junk.ckpt").write_text("junk")
+    with pytest.raises(SystemExit, match="not a readable checkpoint"):
+        pt.parse_released([f"adain={tmp_path / 'junk.ckpt'}"])
+
+
+@pytest.mark.slow
+def test_export_of_a_fit_run_has_its_config_and_evaluation(smoke_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`stylekernel export` on a checkpoint left by a real `stylekernel fit` (the smoke run's) and its summary."""
+    from ._cli import stylekernel
+
+    out, env, _ = smoke_run
+    ckpt = json.loads((out / "methods" / "adain" / "params.json").read_text())["checkpoint"]
+    summary = out / "methods" / "adain" / "eval" / "summary.json"
+    res = stylekernel("export", ckpt, "--output", str(tmp_path / "rel"), "--eval-summary", str(summary), cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    card = (tmp_path / "rel" / "README.md").read_text()
+    assert "`config.yaml` of the run folder" in card and "class_path: stylekernel.baselines.adain.AdaINNet" in card
+    lpips = json.loads(summary.read_text())["metrics"]["lpips"]["value"]
+    assert f"{lpips:.4f}" in card
+    content = sorted((out / "demo_test" / "content").iterdir())[0]
+    style = sorted((out / "demo_test" / "style").iterdir())[0]
+    for name, ref in (("ckpt", ckpt), ("dir", str(tmp_path / "rel"))):
+        res = stylekernel("stylize", "--checkpoint", ref, "--content", str(content), "--style", str(style),
+                          "--output", str(tmp_path / f"{name}.png"), cwd=tmp_path, env=env)
+        assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "ckpt.png").read_bytes() == (tmp_path / "dir.png").read_bytes()
