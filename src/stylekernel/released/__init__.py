@@ -135,27 +135,62 @@ def read_peer_file(path: Path, part: str) -> dict[str, Any]:
     return dict(obj)
 
 
-def load_exact(module: nn.Module, state: Mapping[str, Any], *, path: Path, part: str, expected: str | None = None) -> None:
-    """Load ``state`` into ``module`` requiring the same key set and the same shapes.
+Shape = tuple[int, ...]
 
-    Raises :class:`ReleaseImportError` ``"{path} ({part}): ... first mismatched key ..."``;
-    ``expected`` (e.g. the peer's file name) is added as a hint.
+
+def check_layout(state: Mapping[str, Any], layout: Mapping[str, Shape], *, path: Path, part: str, expected: str | None = None) -> None:
+    """``state`` must have exactly the keys of ``layout``, each a tensor of that shape.
+
+    Raises :class:`ReleaseImportError` ``"{path} ({part}): ... first mismatched key ..."``
+    (keys in ``layout`` order first, then the first unexpected one); ``expected`` (e.g. the
+    peer's file name) is added as a hint.
     """
-    own = module.state_dict()
     hint = f" (expected the peer's {expected})" if expected else ""
-    for key, value in state.items():
-        if key not in own:
-            raise ReleaseImportError(f"{path} ({part}): unexpected key {key!r}{hint}")
-        if not isinstance(value, Tensor):
-            raise ReleaseImportError(f"{path} ({part}): key {key!r} holds a {type(value).__name__}, not a tensor{hint}")
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise ReleaseImportError(
-                f"{path} ({part}): key {key!r} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}{hint}"
-            )
-    for key in own:
+    for key, shape in layout.items():
         if key not in state:
             raise ReleaseImportError(f"{path} ({part}): missing key {key!r}{hint}")
-    module.load_state_dict(dict(state), strict=True)
+        value = state[key]
+        if not isinstance(value, Tensor):
+            raise ReleaseImportError(f"{path} ({part}): key {key!r} holds a {type(value).__name__}, not a tensor{hint}")
+        if tuple(value.shape) != tuple(shape):
+            raise ReleaseImportError(f"{path} ({part}): key {key!r} has shape {tuple(value.shape)}, expected {tuple(shape)}{hint}")
+    for key in state:
+        if key not in layout:
+            raise ReleaseImportError(f"{path} ({part}): unexpected key {key!r}{hint}")
+
+
+def load_exact(module: nn.Module, state: Mapping[str, Any], *, path: Path, part: str, expected: str | None = None) -> None:
+    """Load ``state`` into ``module`` requiring the same key set and the same shapes (strict),
+    else :class:`ReleaseImportError` naming ``path``, ``part`` and the first mismatched key."""
+    load_mapped(module, state, path=path, part=part, expected=expected)
+
+
+def load_mapped(
+    module: nn.Module,
+    state: Mapping[str, Any],
+    *,
+    path: Path,
+    part: str,
+    to_peer: Callable[[str], str] = lambda key: key,
+    layout: Mapping[str, Shape] | None = None,
+    expected: str | None = None,
+) -> None:
+    """Load a peer's ``state`` (the peer's key names) into ``module`` (the suite's names).
+
+    ``to_peer`` maps each of ``module``'s state-dict keys to the peer's key. ``layout`` is the
+    peer file's full key -> shape table when the file holds more than the module uses (e.g.
+    ``vgg_normalised.pth`` goes to relu5_4, the encoder stops at relu5_1); by default it is the
+    module's own layout under the peer's names. The file must match ``layout`` exactly
+    (:func:`check_layout`, errors name the peer's keys); then every module key is loaded.
+    """
+    own = module.state_dict()
+    mapped = {k: to_peer(k) for k in own}
+    table = {mapped[k]: tuple(v.shape) for k, v in own.items()} if layout is None else dict(layout)
+    for k, peer_key in mapped.items():  # a programming error, not a user's: the mapping must fit the layout
+        if table.get(peer_key) != tuple(own[k].shape):
+            raise AssertionError(f"{part}: {k} -> {peer_key} does not fit the peer layout")
+    check_layout(state, table, path=path, part=part, expected=expected)
+    module.load_state_dict({k: state[peer_key] for k, peer_key in mapped.items()}, strict=True)
 
 
 def resolve_files(method: str, files: Mapping[str, os.PathLike[str] | str | None], folder: os.PathLike[str] | str | None = None) -> dict[str, Path]:
@@ -232,7 +267,9 @@ __all__ = [
     "ReleaseImportError",
     "get_release",
     "import_release",
+    "check_layout",
     "load_exact",
+    "load_mapped",
     "read_peer_file",
     "register_release",
     "releases",
