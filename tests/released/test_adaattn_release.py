@@ -6,7 +6,6 @@ authors' forward pass written here from their layer lists and equations (``model
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 
 import pytest
@@ -17,36 +16,17 @@ from torch import Tensor, nn
 from stylekernel.checkpoint import load_net
 from stylekernel.released import ReleaseImportError, import_release, resolve_files
 
-# --- the authors' layer lists, as nn.Sequential state-dict layouts -----------------------------
-VGG_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
-
-
-def peer_vgg() -> nn.Sequential:
-    """``vgg_normalised``: 1x1 colour conv, then [reflection pad, 3x3 conv, ReLU] per conv and
-    ceil-mode 2x2 max pools, to relu5_4."""
-    layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
-    cin = 3
-    for v in VGG_CFG:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
-        else:
-            layers += [nn.ReflectionPad2d(1), nn.Conv2d(cin, int(v), 3), nn.ReLU()]
-            cin = int(v)
-    return nn.Sequential(*layers)
-
-
-def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
-    return [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)] + ([nn.ReLU()] if relu else [])
+from ._peers import conv_block, mvn, peer_features, peer_vgg, randomise, rel, save
 
 
 def peer_decoder() -> nn.Module:
     """networks.Decoder(skip_connection_3=True): decoder_layer_1, decoder_layer_2."""
     up = nn.Upsample(scale_factor=2, mode="nearest")
     d = nn.Module()
-    d.decoder_layer_1 = nn.Sequential(*_conv(512, 256), up)
+    d.decoder_layer_1 = nn.Sequential(*conv_block(512, 256), up)
     d.decoder_layer_2 = nn.Sequential(
-        *_conv(512, 256), *_conv(256, 256), *_conv(256, 256), *_conv(256, 128), up,
-        *_conv(128, 128), *_conv(128, 64), up, *_conv(64, 64), *_conv(64, 3, relu=False),
+        *conv_block(512, 256), *conv_block(256, 256), *conv_block(256, 256), *conv_block(256, 128), up,
+        *conv_block(128, 128), *conv_block(128, 64), up, *conv_block(64, 64), *conv_block(64, 3, relu=False),
     )  # fmt: skip
     return d
 
@@ -63,41 +43,6 @@ def peer_transformer() -> nn.Module:
     t.attn_adain_5_1 = peer_adaattn(512, 1472)
     t.merge_conv = nn.Conv2d(512, 512, 3)
     return t
-
-
-def randomise(module: nn.Module, seed: int) -> nn.Module:
-    """Weights with healthy activations: He-normal convs, small biases, 1x1 attention convs
-    scaled so that logits are O(1)."""
-    g = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-            std = math.sqrt(2.0 / fan_in) if m.kernel_size != (1, 1) or m.in_channels == 3 else fan_in**-0.75
-            m.weight.data = torch.randn(m.weight.shape, generator=g) * std
-            m.bias.data = torch.randn(m.bias.shape, generator=g) * 0.05
-    return module
-
-
-# --- the authors' forward pass -------------------------------------------------------------------
-def calc_mean_std(x: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
-    n, c = x.shape[:2]
-    var = x.reshape(n, c, -1).var(dim=2) + eps  # unbiased
-    return x.reshape(n, c, -1).mean(dim=2).view(n, c, 1, 1), var.sqrt().view(n, c, 1, 1)
-
-
-def mvn(x: Tensor) -> Tensor:
-    mean, std = calc_mean_std(x)
-    return (x - mean) / std
-
-
-def peer_features(vgg: nn.Sequential, x: Tensor) -> list[Tensor]:
-    """relu1_1 .. relu5_1 through the slices [:4], [4:11], [11:18], [18:31], [31:44]."""
-    layers = list(vgg.children())
-    out = []
-    for a, b in [(0, 4), (4, 11), (11, 18), (18, 31), (31, 44)]:
-        x = nn.Sequential(*layers[a:b])(x)
-        out.append(x)
-    return out
 
 
 def get_key(feats: list[Tensor], last: int) -> Tensor:
@@ -164,10 +109,6 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, nn.Modu
     return parts, files
 
 
-def _rel(a: Tensor, b: Tensor) -> float:
-    return float((a - b).abs().max() / b.abs().max())
-
-
 def test_folder_layout_is_the_checkpoints_directory(release, tmp_path: Path) -> None:
     _, files = release
     resolved = resolve_files("adaattn", {}, folder=files["vgg"].parent)
@@ -198,7 +139,7 @@ def test_imported_release_matches_the_authors_forward(release, net64, content_si
         expected = peer_forward(parts, c, s)
         out = net64(c, s)
     assert out.shape == expected.shape == c.shape
-    assert _rel(out, expected) <= 1e-5
+    assert rel(out, expected) <= 1e-5
 
 
 def test_evaluation_style_subset_is_the_authors_seeded_one(release, net64) -> None:
@@ -214,8 +155,8 @@ def test_evaluation_style_subset_is_the_authors_seeded_one(release, net64) -> No
             full = peer_forward(parts, c, s)
     finally:
         net64.adaattn3_1.max_style_tokens = 64 * 64
-    assert _rel(out, expected) <= 1e-5
-    assert _rel(full, expected) > 1e-4, "the subset must matter for this test to mean anything"
+    assert rel(out, expected) <= 1e-5
+    assert rel(full, expected) > 1e-4, "the subset must matter for this test to mean anything"
 
 
 def test_content_not_a_multiple_of_16_is_padded_like_the_authors_input(release, imported: Path) -> None:
@@ -235,11 +176,6 @@ def test_content_not_a_multiple_of_16_is_padded_like_the_authors_input(release, 
     assert float((out - expected).abs().max()) <= 1e-4 * float(expected.abs().max()) + 1e-6
 
 
-def _save(state: dict, path: Path) -> Path:
-    torch.save(state, path)
-    return path
-
-
 @pytest.mark.parametrize(
     ("part", "corrupt", "message"),
     [
@@ -250,7 +186,7 @@ def _save(state: dict, path: Path) -> Path:
 )
 def test_a_wrong_file_for_a_part_is_one_line_and_writes_nothing(release, tmp_path: Path, part, corrupt, message) -> None:
     _, files = release
-    bad = _save(corrupt(torch.load(files[part], weights_only=True)), tmp_path / f"bad_{part}.pth")
+    bad = save(corrupt(torch.load(files[part], weights_only=True)), tmp_path / f"bad_{part}.pth")
     out = tmp_path / "out.ckpt"
     with pytest.raises(ReleaseImportError) as info:
         import_release("adaattn", {**files, part: bad}, out)
@@ -263,7 +199,7 @@ def test_other_methods_files_and_truncated_files_are_refused(release, tmp_path: 
     _, files = release
     out = tmp_path / "out.ckpt"
     # the decoder of AdaIN / SANet / StyTr-2 (an nn.Sequential with keys 1.weight ...) as AdaAttN's
-    adain_decoder = _save({"1.weight": torch.zeros(256, 512, 3, 3), "1.bias": torch.zeros(256)}, tmp_path / "decoder.pth")
+    adain_decoder = save({"1.weight": torch.zeros(256, 512, 3, 3), "1.bias": torch.zeros(256)}, tmp_path / "decoder.pth")
     with pytest.raises(ReleaseImportError, match=r"\(decoder\): missing key 'decoder_layer_1.1.weight'"):
         import_release("adaattn", {**files, "decoder": adain_decoder}, out)
     # the transformer file given as the relu3_1 module
