@@ -17,7 +17,7 @@ from stylekernel.released.adain import decoder_to_peer
 from stylekernel.released.vgg import FILE_NAME as VGG_FILE
 from stylekernel.released.vgg import load_vgg_normalised
 
-SOURCE = "https://github.com/GlebSBrykin/SANET/releases"
+SOURCE = "https://github.com/GlebSBrykin/SANET/releases (also Yandex.Disk links in its README)"
 DECODER_FILE = "decoder_iter_500000.pth"
 TRANSFORMER_FILE = "transformer_iter_500000.pth"
 
@@ -27,9 +27,7 @@ def transformer_to_peer(key: str) -> str:
     return "merge_conv." + key.removeprefix("merge.1.") if key.startswith("merge.1.") else key
 
 
-@register_release(
-    "sanet", parts={"vgg": VGG_FILE, "decoder": DECODER_FILE, "transformer": TRANSFORMER_FILE}, source=SOURCE
-)
+@register_release("sanet", parts={"vgg": VGG_FILE, "decoder": DECODER_FILE, "transformer": TRANSFORMER_FILE}, source=SOURCE)
 def build(files: dict[str, Path]) -> SANet:
     """The peer's network: vgg_normalised encoder (reflection padding, ceil-mode pools), two
     style-attentional blocks with unscaled logits and unbiased mvn, merge conv, decoder."""

@@ -13,8 +13,9 @@ from typing import Any, Mapping
 
 from stylekernel.nn.encoder import VGGEncoder
 from stylekernel.released import Shape, load_mapped
+from stylekernel.weights import REGISTRY
 
-FILE_NAME = "vgg_normalised.pth"
+FILE_NAME = REGISTRY["vgg_normalised"].filename
 
 # (index in the nn.Sequential, in, out, kernel) of every conv of the peer's ``vgg``.
 _CONVS: list[tuple[int, int, int, int]] = [
