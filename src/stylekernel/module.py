@@ -36,7 +36,9 @@ class StyleTransferModule(L.LightningModule):
         content_layers: encoder layers of the content loss.
         style_layers: encoder layers of the style and identity-2 losses.
         lr: Adam learning rate; lr_decay: inverse decay lr / (1 + lr_decay * step);
-        warmup_steps: linear warm-up steps before the decay; betas, weight_decay: Adam's.
+        warmup_steps: linear warm-up steps before the decay, starting at ``warmup_start`` x lr;
+        lr_milestones, lr_gamma: the lr is multiplied by ``lr_gamma`` at each of these steps
+            (see :class:`~stylekernel.schedule.InverseDecay`); betas, weight_decay: Adam's.
         num_logged_images: rows of the content | style | output grid logged at validation.
     """
 
@@ -52,6 +54,9 @@ class StyleTransferModule(L.LightningModule):
         lr: float = 1e-4,
         lr_decay: float = 5e-5,
         warmup_steps: int = 0,
+        warmup_start: float = 0.0,
+        lr_milestones: Sequence[int] = (),
+        lr_gamma: float = 1.0,
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
         num_logged_images: int = 4,
@@ -69,6 +74,9 @@ class StyleTransferModule(L.LightningModule):
         ]:
             check(value >= 0, f"{name} must be >= 0, got {value}")
         check(lr > 0, f"lr must be > 0, got {lr}")
+        check(0.0 <= warmup_start <= 1.0, f"warmup_start must be in [0, 1], got {warmup_start}")
+        check(lr_gamma > 0, f"lr_gamma must be > 0, got {lr_gamma}")
+        check(all(m >= 0 for m in lr_milestones), f"lr_milestones must be >= 0, got {list(lr_milestones)}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.content_layers = tuple(content_layers)
@@ -140,7 +148,8 @@ class StyleTransferModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         optimizer = torch.optim.Adam(self.net.trainable_parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(hp.lr_decay, hp.warmup_steps))
+        schedule = InverseDecay(hp.lr_decay, hp.warmup_steps, hp.warmup_start, hp.lr_milestones, hp.lr_gamma)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
