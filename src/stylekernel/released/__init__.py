@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
+import re
 import tempfile
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -110,12 +113,58 @@ def get_release(method: str) -> Release:
     return RELEASES[method]
 
 
-def read_peer_file(path: Path, part: str) -> dict[str, Any]:
+class _Inert:
+    """Stands for every class or function a file names outside the tensor allowlist: creating,
+    calling or filling it does nothing, so no code from the file runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+_TENSOR_GLOBALS = {
+    ("collections", "OrderedDict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch", "Size"),
+}
+
+
+class _InertUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds tensors and plain containers and replaces every other global
+    (Lightning callback classes used as dict keys, ``AttributeDict`` hyper-parameters, numpy
+    scalars, ...) by :class:`_Inert`: as safe as ``weights_only``, for files that name classes."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _TENSOR_GLOBALS or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)):
+            return super().find_class(module, name)
+        return _Inert
+
+
+_inert_pickle = types.SimpleNamespace(__name__="stylekernel_inert_pickle", Unpickler=_InertUnpickler, load=lambda f, **kw: _InertUnpickler(f, **kw).load())
+
+
+def read_peer_file(path: Path, part: str, *, foreign_objects: bool = False) -> dict[str, Any]:
     """Load a peer's file safely (``weights_only=True``, zip or legacy format) on the CPU.
 
     Returns the top-level dict as stored (a state dict, or a Lightning checkpoint whose
-    ``state_dict`` the caller unwraps). Raises :class:`ReleaseImportError` naming ``path`` and
-    ``part`` if the file is missing, empty, truncated, not loadable safely or not a dict.
+    ``state_dict`` the caller unwraps). ``foreign_objects=True`` (Lightning checkpoints of old
+    versions, which name callback classes): when ``weights_only`` refuses a global, read again
+    with an unpickler that rebuilds only tensors and replaces every other class by an inert
+    placeholder (nothing from the file is executed). Raises :class:`ReleaseImportError` naming
+    ``path`` and ``part`` if the file is missing, empty, truncated, not loadable safely or not a dict.
     """
     p = Path(path).expanduser()
     if not p.exists():
@@ -125,9 +174,14 @@ def read_peer_file(path: Path, part: str) -> dict[str, Any]:
     if p.stat().st_size == 0:
         raise ReleaseImportError(f"{p} ({part}): file is empty (0 bytes)")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            if not (foreign_objects and "global" in str(exc).lower()):
+                raise
+            obj = torch.load(p, map_location="cpu", weights_only=False, pickle_module=_inert_pickle)  # type: ignore[arg-type]
     except Exception as exc:  # zip / pickle / truncation / weights_only errors: all "not this file"
-        text = str(exc).strip()
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours parts of its messages
         first = text.splitlines()[0][:200] if text else type(exc).__name__
         raise ReleaseImportError(f"{p} ({part}): not a readable weight file ({type(exc).__name__}: {first})") from None
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
