@@ -211,3 +211,19 @@ def test_other_methods_files_and_truncated_files_are_refused(release, tmp_path: 
     with pytest.raises(ReleaseImportError, match=r"truncated.pth \(transformer\): not a readable weight file"):
         import_release("adaattn", {**files, "transformer": truncated}, out)
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_imports_the_release_folder_and_refuses_a_wrong_part(release, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``stylekernel weights import adaattn --folder checkpoints`` (the README's unzip layout);
+    a wrong file is one line on stderr, exit 2, nothing written."""
+    from stylekernel.cli import main as cli
+
+    _, files = release
+    out = tmp_path / "a.ckpt"
+    assert cli(["weights", "import", "adaattn", "--folder", str(files["vgg"].parent), "--output", str(out)]) == 0
+    assert load_net(out).relu3_1_skip
+    bad = tmp_path / "b.ckpt"
+    rc = cli(["weights", "import", "adaattn", "--folder", str(files["vgg"].parent), "--adaattn_3", str(files["decoder"]), "--output", str(bad)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "(adaattn_3)" in err and "latest_net_decoder.pth" in err
+    assert not bad.exists()

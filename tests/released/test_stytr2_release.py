@@ -267,3 +267,16 @@ def test_other_methods_files_and_truncated_files_are_refused(release, tmp_path: 
     with pytest.raises(ReleaseImportError, match=r"truncated.pth \(transformer\): not a readable weight file"):
         import_release("stytr2", {**files, "transformer": truncated}, out)
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_import_and_a_missing_part(release, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from stylekernel.cli import main as cli
+
+    _, files = release
+    out = tmp_path / "s.ckpt"
+    flags = [a for part, path in files.items() for a in (f"--{part}", str(path))]
+    assert cli(["weights", "import", "stytr2", *flags, "--output", str(out)]) == 0 and out.is_file()
+    rc = cli(["weights", "import", "stytr2", *flags[:-2], "--output", str(tmp_path / "t.ckpt")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "--embedding" in err
+    assert not (tmp_path / "t.ckpt").exists()
