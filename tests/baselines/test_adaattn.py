@@ -136,3 +136,14 @@ def test_released_layout_defaults() -> None:
 def test_bad_arguments_fail_at_construction(kwargs: dict, argument: str) -> None:
     with pytest.raises(ConfigError, match=argument):
         AdaAttN(encoder_weights="random", **kwargs)
+
+
+def test_tiled_decoding_of_the_packed_code_is_exact() -> None:
+    """The skip travels inside z on the relu4_1 grid, so the tiled decoder cuts both levels alike."""
+    from stylekernel.tiling import tiled_decode
+
+    torch.manual_seed(0)
+    net = AdaAttN(encoder_weights="random").eval()
+    z = torch.randn(1, 512 + 1024, 12, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(tiled_decode(net, z, tile_size=32), net.decode(z), rtol=1e-5, atol=1e-6)
