@@ -115,3 +115,20 @@ def test_style_encoder_is_the_paper_encoder_for_256px_styles() -> None:
 def test_bad_arguments_fail_at_construction(kwargs: dict, argument: str) -> None:
     with pytest.raises(ConfigError, match=argument):
         AdaConvNet(encoder_weights="random", **kwargs)
+
+
+def test_stylizer_runs_adaconv_with_one_style_and_refuses_blends() -> None:
+    """Through the inference engine: one style gives the network's own output; a blend of two
+    styles is a one-line ConfigError (the decoder is conditioned on one style)."""
+    from stylekernel.inference import Stylizer
+
+    torch.manual_seed(0)
+    net = AdaConvNet(encoder_weights="random").eval()
+    stylizer = Stylizer(net, style_size=None, tile_size=None)
+    content, style = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 32)
+    out = stylizer.stylize_tensor(content, [style])
+    with torch.no_grad():
+        expected = net(content, style).clamp(0, 1)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="one style"):
+        stylizer.stylize_tensor(content, [style, style.flip(-1)])
