@@ -83,5 +83,5 @@ def build(files: dict[str, Path]) -> AdaConvNet:
         AdaConvNet, encoder_weights="torchvision", kernel_size=kernel_size, style_channels=style_channels,
         style_grid=grid, encoder_padding="reflect", ceil_mode=False, encoder_last_layer="relu4_1",
     )  # fmt: skip
-    load_mapped(net, state, path=path, part="checkpoint", to_peer=lambda k: to_peer(k), expected=CHECKPOINT_FILE)
+    load_mapped(net, state, path=path, part="checkpoint", to_peer=to_peer, expected=CHECKPOINT_FILE)
     return net.eval()
