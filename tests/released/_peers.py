@@ -1,6 +1,7 @@
-"""The authors' shared pieces, re-implemented for the release tests from their code: the
-``vgg_normalised`` layer list (AdaIN, SANet, AdaAttN and StyTr-2 all use it), their
-``calc_mean_std`` (unbiased variance + eps), and helpers that write random weights."""
+"""Pieces the AdaAttN and StyTr-2 release tests share with the AdaIN / SANet ones: the
+``vgg_normalised`` layer list, the AdaIN-style CNN decoder (StyTr-2's too) and
+``calc_mean_std`` live in :mod:`._adain_family` (one reference); here, the VGG slices the
+AdaAttN / StyTr-2 code encodes with, random weights of healthy scale, and small helpers."""
 
 from __future__ import annotations
 
@@ -10,25 +11,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-VGG_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
+from ._adain_family import _conv as conv_block
+from ._adain_family import calc_mean_std, peer_decoder, peer_vgg
+from ._adain_family import mean_variance_norm as mvn
 
-
-def conv_block(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
-    return [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)] + ([nn.ReLU()] if relu else [])
-
-
-def peer_vgg() -> nn.Sequential:
-    """``vgg_normalised``: 1x1 colour conv, then [reflection pad, 3x3 conv, ReLU] per conv and
-    ceil-mode 2x2 max pools, to relu5_4."""
-    layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
-    cin = 3
-    for v in VGG_CFG:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
-        else:
-            layers += conv_block(cin, int(v))
-            cin = int(v)
-    return nn.Sequential(*layers)
+__all__ = ["calc_mean_std", "conv_block", "mvn", "peer_decoder", "peer_features", "peer_vgg", "randomise", "rel", "save"]
 
 
 def randomise(module: nn.Module, seed: int) -> nn.Module:
@@ -42,17 +29,6 @@ def randomise(module: nn.Module, seed: int) -> nn.Module:
             m.weight.data = torch.randn(m.weight.shape, generator=g) * std
             m.bias.data = torch.randn(m.bias.shape, generator=g) * 0.05
     return module
-
-
-def calc_mean_std(x: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
-    n, c = x.shape[:2]
-    var = x.reshape(n, c, -1).var(dim=2) + eps  # unbiased
-    return x.reshape(n, c, -1).mean(dim=2).view(n, c, 1, 1), var.sqrt().view(n, c, 1, 1)
-
-
-def mvn(x: Tensor) -> Tensor:
-    mean, std = calc_mean_std(x)
-    return (x - mean) / std
 
 
 def peer_features(vgg: nn.Sequential, x: Tensor) -> list[Tensor]:

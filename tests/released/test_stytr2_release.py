@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from stylekernel.checkpoint import load_net
 from stylekernel.released import ReleaseImportError, import_release
 
-from ._peers import conv_block, peer_vgg, randomise, rel, save
+from ._peers import peer_decoder, peer_vgg, randomise, rel, save
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tiny tensors: threads only contend
 
@@ -31,17 +31,7 @@ NAMES = {
 }
 
 
-# --- the authors' file layouts --------------------------------------------------------------------
-def peer_decoder() -> nn.Sequential:
-    """StyTR.decoder: AdaIN's VGG-mirror nn.Sequential (keys 1.weight ... 28.bias)."""
-    up = nn.Upsample(scale_factor=2, mode="nearest")
-    return nn.Sequential(
-        *conv_block(512, 256), up, *conv_block(256, 256), *conv_block(256, 256), *conv_block(256, 256),
-        *conv_block(256, 128), up, *conv_block(128, 128), *conv_block(128, 64), up,
-        *conv_block(64, 64), *conv_block(64, 3, relu=False),
-    )  # fmt: skip
-
-
+# --- the authors' file layouts (the CNN decoder is AdaIN's list: _peers.peer_decoder) -------------
 def transformer_layout() -> dict[str, tuple[int, ...]]:
     """transformer.Transformer() state dict: nn.MultiheadAttention's packed in_proj, post-norm
     layers (no encoder norm since normalize_before=False), the decoder's final norm, new_ps."""
