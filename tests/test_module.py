@@ -101,6 +101,26 @@ def test_inverse_decay_schedule() -> None:
     assert w(0) == pytest.approx(0.1) and w(5) == pytest.approx(0.55) and w(10) == 1.0 and w(1010) == pytest.approx(0.5)
 
 
+def test_schedule_reproduces_the_stytr2_and_adaattn_recipes() -> None:
+    """configs/model/stytr2.yaml and adaattn.yaml against the authors' formulas, written here."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "model"
+    st = yaml.safe_load((root / "stytr2.yaml").read_text())["model"]["init_args"]
+    f = InverseDecay(st["lr_decay"], st["warmup_steps"], st["warmup_start"])
+    for i in [0, 1, 4999, 9999, 10000, 10001, 50000, 159999]:
+        # StyTR-2 train.py: warmup_learning_rate (args.lr = 5e-4) below 1e4, adjust_learning_rate after
+        peer = 5e-4 * 0.1 * (1.0 + 3e-4 * i) if i < 1e4 else 2e-4 / (1.0 + 1e-5 * (i - 1e4))
+        assert st["lr"] * f(i) == pytest.approx(peer, rel=1e-12)
+    aa = yaml.safe_load((root / "adaattn.yaml").read_text())["model"]["init_args"]
+    g = InverseDecay(aa["lr_decay"], 0, 0.0, aa["lr_milestones"], aa["lr_gamma"])
+    steps_per_epoch = aa["lr_milestones"][0] // 2
+    for i in [0, steps_per_epoch, 2 * steps_per_epoch - 1, 2 * steps_per_epoch, 3 * steps_per_epoch + 5, 5 * steps_per_epoch - 1]:
+        # AdaAttN networks.get_scheduler('linear'): lr * 0.3 ** max(0, epoch + 1 - n_epochs), n_epochs 2, stepped per epoch
+        epoch = i // steps_per_epoch
+        assert aa["lr"] * g(i) == pytest.approx(2e-4 * 0.3 ** max(0, epoch + 1 - 2), rel=1e-12)
+
+
 def test_training_lowers_the_loss_and_schedules_lr(tmp_path: Path) -> None:
     module = StyleTransferModule(small_net(), lr=1e-3, lr_decay=0.1)
     batch = PairSet(2)[0]

@@ -390,7 +390,7 @@ class Stylizer:
         try:
             with torch.inference_mode(), self._autocast():
                 fc = self._encode(content_padded)
-                base = fc["relu4_1"]
+                base = net.content_code(fc)
                 if mask is not None:
                     m = pad_to_multiple(mask.float(), stride, min_size=2 * stride).to(self.device)
                     m = F.avg_pool2d(m, kernel_size=8)  # to relu4_1 resolution

@@ -4,7 +4,8 @@ All statistics (means, stds, normalised features) and squared errors are compute
 even under bf16/fp16 autocast. Per-sample values (``reduction="none"``, shape ``(B,)``) serve the
 evaluation package, which reports content and style loss per pair with this same code.
 
-* content: sum over ``layers`` of MSE(mvn(phi(out)), mvn(phi(content))) (relu4_1 + relu5_1);
+* content: sum over ``layers`` of MSE(mvn(phi(out)), mvn(phi(content))) (relu4_1 + relu5_1), or
+  of the raw features (``normalize=False``);
 * style: sum over ``layers`` of MSE(mu(phi(out)), mu(phi(style))) + MSE(sigma(.), sigma(.))
   (relu1_1 .. relu5_1), the squared-error form the peers' code uses;
 * identity 1: MSE(I_cc, I_c) + MSE(I_ss, I_s) in pixel space;
@@ -18,7 +19,7 @@ from typing import Literal, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from stylekernel.nn.functional import mean_std, mvn
+from stylekernel.nn.functional import EPS, mean_std, mvn
 
 Reduction = Literal["mean", "none"]
 
@@ -38,9 +39,18 @@ def content_loss(
     content: Mapping[str, Tensor],
     layers: Sequence[str] = CONTENT_LAYERS,
     reduction: Reduction = "mean",
+    *,
+    normalize: bool = True,
+    unbiased: bool = False,
 ) -> Tensor:
-    """Sum over layers of MSE between normalised features (B, C, H, W) of output and content."""
-    return sum(_mse(mvn(output[n]), mvn(content[n]), reduction) for n in layers)  # type: ignore[return-value]
+    """Sum over layers of MSE between normalised features (B, C, H, W) of output and content.
+
+    ``normalize=False``: MSE of the raw features (AdaIN against its target, AdaConv);
+    ``unbiased``: mvn with the unbiased variance (SANet's ``mean_variance_norm``).
+    """
+    if not normalize:
+        return sum(_mse(output[n], content[n], reduction) for n in layers)  # type: ignore[return-value]
+    return sum(_mse(mvn(output[n], unbiased=unbiased), mvn(content[n], unbiased=unbiased), reduction) for n in layers)  # type: ignore[return-value]
 
 
 def style_loss(
@@ -48,12 +58,19 @@ def style_loss(
     style: Mapping[str, Tensor],
     layers: Sequence[str] = STYLE_LAYERS,
     reduction: Reduction = "mean",
+    *,
+    unbiased: bool = False,
+    eps: float = EPS,
 ) -> Tensor:
-    """Sum over layers of MSE of channel means plus MSE of channel stds (features (B, C, H, W))."""
+    """Sum over layers of MSE of channel means plus MSE of channel stds (features (B, C, H, W)).
+
+    std = sqrt(var + ``eps``), var biased or ``unbiased`` (AdaIN / SANet: unbiased, eps 1e-5;
+    AdaConv's ``torch.std``: unbiased, eps 0).
+    """
     total = 0.0
     for n in layers:
-        mo, so = mean_std(output[n])
-        ms, ss = mean_std(style[n])
+        mo, so = mean_std(output[n], eps, unbiased)
+        ms, ss = mean_std(style[n], eps, unbiased)
         total = total + _mse(mo, ms, reduction) + _mse(so, ss, reduction)
     return total  # type: ignore[return-value]
 

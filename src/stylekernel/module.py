@@ -36,8 +36,19 @@ class StyleTransferModule(L.LightningModule):
         content_layers: encoder layers of the content loss.
         style_layers: encoder layers of the style and identity-2 losses.
         lr: Adam learning rate; lr_decay: inverse decay lr / (1 + lr_decay * step);
-        warmup_steps: linear warm-up steps before the decay; betas, weight_decay: Adam's.
+        warmup_steps: linear warm-up steps before the decay, starting at ``warmup_start`` x lr;
+        lr_milestones, lr_gamma: the lr is multiplied by ``lr_gamma`` at each of these steps
+            (see :class:`~stylekernel.schedule.InverseDecay`); betas, weight_decay: Adam's.
         num_logged_images: rows of the content | style | output grid logged at validation.
+        content_normalized: content loss on mean-variance-normalised features (True, ours and
+            SANet's) or on the raw features (False: AdaIN, AdaConv).
+        content_target: ``content`` (the content image's features) or ``transformed`` (the
+            network's transformed features at relu4_1, AdaIN's target t; content_layers must
+            then be [relu4_1]).
+        unbiased_std: the losses' stds and mvn use the unbiased variance (the peers' code) or
+            the biased one (False, ours).
+        std_eps: eps under the square root of the style loss's std (1e-5; AdaConv's
+            ``torch.std`` has none: 0).
     """
 
     def __init__(
@@ -52,9 +63,16 @@ class StyleTransferModule(L.LightningModule):
         lr: float = 1e-4,
         lr_decay: float = 5e-5,
         warmup_steps: int = 0,
+        warmup_start: float = 0.0,
+        lr_milestones: Sequence[int] = (),
+        lr_gamma: float = 1.0,
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
         num_logged_images: int = 4,
+        content_normalized: bool = True,
+        content_target: str = "content",
+        unbiased_std: bool = False,
+        std_eps: float = L_.EPS,
     ) -> None:
         super().__init__()
         for name, value in [
@@ -69,6 +87,17 @@ class StyleTransferModule(L.LightningModule):
         ]:
             check(value >= 0, f"{name} must be >= 0, got {value}")
         check(lr > 0, f"lr must be > 0, got {lr}")
+        check(0.0 <= warmup_start <= 1.0, f"warmup_start must be in [0, 1], got {warmup_start}")
+        check(lr_gamma > 0, f"lr_gamma must be > 0, got {lr_gamma}")
+        check(all(m >= 0 for m in lr_milestones), f"lr_milestones must be >= 0, got {list(lr_milestones)}")
+        check(std_eps >= 0, f"std_eps must be >= 0, got {std_eps}")
+        check(content_target in ("content", "transformed"), f"content_target must be 'content' or 'transformed', got {content_target!r}")
+        check(
+            content_target == "content" or tuple(content_layers) == ("relu4_1",),
+            f"content_target 'transformed' compares relu4_1 only: content_layers must be [relu4_1], got {list(content_layers)}",
+        )
+        missing = [n for n in dict.fromkeys([*content_layers, *style_layers]) if n not in net.encoder.layers]
+        check(not missing, f"content_layers/style_layers {missing} are not in the encoder, which ends at {net.encoder.last_layer}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.content_layers = tuple(content_layers)
@@ -82,14 +111,18 @@ class StyleTransferModule(L.LightningModule):
         net = self.net
         fc = net.encode(content, self._feature_layers)
         fs = net.encode(style, self._feature_layers)
-        output = net.decode(net.transform(fc, fs))
+        z = net.transform(fc, fs)
+        output = net.decode(z)
         out_layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
         fo = net.encode(output, out_layers)
         terms: dict[str, Tensor] = {}
         if hp.content_weight:
-            terms["content"] = hp.content_weight * L_.content_loss(fo, fc, self.content_layers)
+            target = {"relu4_1": z.detach()} if hp.content_target == "transformed" else fc
+            loss = L_.content_loss(fo, target, self.content_layers, normalize=hp.content_normalized, unbiased=hp.unbiased_std)
+            terms["content"] = hp.content_weight * loss
         if hp.style_weight:
-            terms["style"] = hp.style_weight * L_.style_loss(fo, fs, self.style_layers)
+            loss = L_.style_loss(fo, fs, self.style_layers, unbiased=hp.unbiased_std, eps=hp.std_eps)
+            terms["style"] = hp.style_weight * loss
         if hp.identity1_weight or hp.identity2_weight:
             cc = net.decode(net.transform(fc, fc))
             ss = net.decode(net.transform(fs, fs))
@@ -140,7 +173,8 @@ class StyleTransferModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         optimizer = torch.optim.Adam(self.net.trainable_parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, InverseDecay(hp.lr_decay, hp.warmup_steps))
+        schedule = InverseDecay(hp.lr_decay, hp.warmup_steps, hp.warmup_start, hp.lr_milestones, hp.lr_gamma)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

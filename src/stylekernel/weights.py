@@ -87,6 +87,15 @@ REGISTRY: dict[str, WeightFile] = {
     ]
 }
 
+
+
+# The peers' released models (``stylekernel weights import METHOD``): their file names and
+# source pages live with each importer (``stylekernel.released``); this table adds the full
+# SHA-256 of a file where it is published (method -> file name -> digest). None of the peers
+# publishes one, so it is empty: an import records each file's digest in the checkpoint instead.
+PEER_SHA256: dict[str, dict[str, str]] = {}
+
+
 DOWNLOAD_TIMEOUT_S = 30.0
 
 
@@ -228,3 +237,16 @@ def listing() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+
+def peer_listing() -> list[dict[str, Any]]:
+    """One row per peer release: method, source page, files (part -> the peer's file name),
+    sha256 (file name -> digest, where known). The peers host their files on GitHub releases,
+    Google Drive or Yandex.Disk; they are not downloaded here."""
+    from stylekernel.released import releases
+
+    return [
+        {"method": r.method, "source": r.source, "files": dict(r.parts), "sha256": dict(PEER_SHA256.get(r.method, {}))}
+        for r in sorted(releases().values(), key=lambda r: r.method)
+    ]

@@ -1,4 +1,5 @@
-"""``stylekernel weights list|download``: inspect and prefetch every pretrained file."""
+"""``stylekernel weights list|download|import``: inspect and prefetch every pretrained file, and
+turn a peer's released files into a suite checkpoint."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def main(argv: list[str]) -> int:
     dl = sub.add_parser("download", help="download files into the cache (all by default)")
     dl.add_argument("names", nargs="*", choices=[[], *weights.REGISTRY], help="files to fetch (default: all)")
     dl.add_argument("--force", action="store_true", help="download again even if cached")
+    _add_import_parser(sub)
     args = parser.parse_args(argv)
+    if args.action == "import":
+        return _import(args)
 
     if args.action == "list":
         rows = weights.listing()
@@ -32,10 +36,42 @@ def main(argv: list[str]) -> int:
             print(f"  {r['name']:<15} {state:<18} {r['used_by']}")
             if not r["cached"]:
                 print(f"  {'':<15} {r['url']}")
+        print("peer releases (not downloaded; `stylekernel weights import METHOD` turns them into a checkpoint):")
+        for p in weights.peer_listing():
+            print(f"  {p['method']:<15} {p['source']}")
+            for part, name in p["files"].items():
+                digest = p["sha256"].get(name)
+                print(f"  {'':<15} --{part} {name}" + (f"  sha256 {digest}" if digest else ""))
         return 0
 
     names = args.names or list(weights.REGISTRY)
     for name in names:
         path = weights.download(name, force=args.force)
         print(f"{name}: {path}")
+    return 0
+
+
+def _add_import_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``import METHOD --output FILE.ckpt --PART PATH ... [--folder DIR]``, one sub-parser per method."""
+    from stylekernel.released import releases
+
+    imp = sub.add_parser("import", help="turn a peer's released files into a suite checkpoint")
+    methods = imp.add_subparsers(dest="method", required=True, metavar="METHOD")
+    for name, release in sorted(releases().items()):
+        m = methods.add_parser(name, help=f"{release.source}", description=f"Import {name}'s released model ({release.source}).")
+        m.add_argument("--output", required=True, help="checkpoint to write (.ckpt); written atomically")
+        for part, file_name in release.parts.items():
+            m.add_argument(f"--{part}", dest=f"part_{part}", metavar="PATH", help=f"the peer's {file_name}")
+        if release.folder_layout is not None:
+            m.add_argument("--folder", help="release folder holding " + ", ".join(release.folder_layout.values()))
+
+
+def _import(args: argparse.Namespace) -> int:
+    from stylekernel.released import get_release, import_release, resolve_files
+
+    release = get_release(args.method)
+    given = {part: getattr(args, f"part_{part}") for part in release.parts}
+    files = resolve_files(args.method, given, getattr(args, "folder", None))
+    out = import_release(args.method, files, args.output)
+    print(f"{args.method}: wrote {out}")
     return 0

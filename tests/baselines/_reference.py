@@ -8,11 +8,13 @@ from torch import Tensor, nn
 EPS = 1e-5
 
 
-def mvn_ref(x: Tensor, eps: float = EPS) -> Tensor:
-    """(B, C, H, W) -> per-instance, per-channel (x - mean) / sqrt(biased var + eps), float64."""
+def mvn_ref(x: Tensor, eps: float = EPS, unbiased: bool = False) -> Tensor:
+    """(B, C, H, W) -> per-instance, per-channel (x - mean) / sqrt(var + eps), float64; var is
+    the sum of squared deviations over N (biased) or N - 1 (``unbiased``, the peers')."""
     x = x.double()
+    n = x.shape[2] * x.shape[3]
     mean = x.mean(dim=(2, 3), keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)
+    var = ((x - mean) ** 2).sum(dim=(2, 3), keepdim=True) / (n - 1 if unbiased else n)
     return (x - mean) / torch.sqrt(var + eps)
 
 

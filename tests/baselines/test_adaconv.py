@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylekernel.baselines.adaconv import AdaConvNet, GlobalStyleEncoder, batched_group_conv2d
+from stylekernel.baselines.adaconv import AdaConv2d, AdaConvNet, GlobalStyleEncoder, KernelPredictor, batched_group_conv2d
 from stylekernel.errors import ConfigError
 
 
@@ -40,19 +40,44 @@ def test_batched_group_conv_rejects_mismatched_shapes() -> None:
         batched_group_conv2d(torch.randn(2, 8, 4, 4), torch.randn(2, 8, 3, 3, 3), groups=2)
 
 
-@pytest.mark.parametrize("groups", [512, 128])
-def test_transform_applies_each_styles_kernels_to_normalised_content(groups: int) -> None:
+def test_adaconv_block_applies_each_styles_kernels_to_instance_normalised_input() -> None:
+    """AdaConv2d: instance norm (biased var + eps), predicted k x k then 1x1 + bias, static 3x3."""
     torch.manual_seed(0)
-    net = AdaConvNet(encoder_weights="random", groups=groups)
-    zc, zs = torch.randn(2, 512, 4, 6).relu(), torch.randn(2, 512, 5, 3).relu()
-    out = net.transform({"relu4_1": zc}, {"relu4_1": zs})
-    spatial, pointwise, bias = net.kernel_predictor(net.style_encoder(zs))
-    assert spatial.shape == (2, 512, 512 // groups, 3, 3)
-    assert pointwise.shape == (2, 512, 512 // groups, 1, 1) and bias.shape == (2, 512)
-    mean = zc.mean(dim=(2, 3), keepdim=True)
-    x = (zc - mean) / (zc.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5).sqrt()
-    expected = per_sample_conv(per_sample_conv(x, spatial, None, groups), pointwise, bias, groups)
-    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+    kp, block = KernelPredictor(16, 4, style_channels=6, kernel_size=3), AdaConv2d(16, 8, groups=4)
+    x, w = torch.randn(2, 16, 5, 7).relu(), torch.randn(2, 6, 3, 3)
+    spatial, pointwise, bias = kp(w)
+    assert spatial.shape == (2, 16, 4, 3, 3) and pointwise.shape == (2, 16, 4, 1, 1) and bias.shape == (2, 16)
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    xn = (x - mean) / (x.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5).sqrt()
+    y = per_sample_conv(per_sample_conv(xn, spatial, None, 4), pointwise, bias, 4)
+    expected = F.conv2d(F.pad(y, (1, 1, 1, 1), mode="reflect"), block.conv.weight, block.conv.bias)
+    torch.testing.assert_close(block(x, spatial, pointwise, bias), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_decoder_has_four_kernel_predicted_stages_with_the_peers_groups() -> None:
+    net = AdaConvNet(encoder_weights="random")
+    predictors = [m for m in net.decoder.layers if isinstance(m, KernelPredictor)]
+    assert [(p.channels, p.groups) for p in predictors] == [(512, 512), (256, 128), (128, 32), (64, 8)]
+    z = torch.randn(1, 512, 3, 4)
+    with torch.no_grad():
+        net.transform({"relu4_1": z}, {"relu4_1": torch.randn(1, 512, 4, 4)})
+        assert net.decode(z).shape == (1, 3, 24, 32)
+
+
+def test_decode_is_conditioned_on_one_style() -> None:
+    net = AdaConvNet(encoder_weights="random")
+    z = torch.randn(1, 512, 2, 2)
+    with pytest.raises(ConfigError, match="transform"):
+        net.decode(z)
+    with torch.no_grad():
+        a = torch.randn(1, 512, 4, 4)
+        net.transform({"relu4_1": z}, {"relu4_1": a})
+        net.transform({"relu4_1": z}, {"relu4_1": a * 2})
+        with pytest.raises(ConfigError, match="one style"):
+            net.decode(z)
+        net.transform({"relu4_1": z}, {"relu4_1": a})
+        first = net.decode(z)
+        torch.testing.assert_close(net.decode(z), first)  # decoding again (e.g. in tiles) reuses the style
 
 
 @pytest.mark.parametrize("size", [(1, 1), (3, 7), (32, 32), (40, 24)])
@@ -70,7 +95,7 @@ def test_style_encoder_is_the_paper_encoder_for_256px_styles() -> None:
     x = torch.randn(1, 4, 32, 32)
     h = x
     for conv in enc.convs:
-        h = F.avg_pool2d(F.leaky_relu(conv(F.pad(h, (1, 1, 1, 1), mode="reflect")), 0.01), 2)
+        h = F.avg_pool2d(F.leaky_relu(F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), conv.weight, conv.bias), 0.01), 2)
     expected = enc.fc(h.flatten(1)).view(1, 2, 3, 3)
     torch.testing.assert_close(enc(x), expected)
 
@@ -78,13 +103,32 @@ def test_style_encoder_is_the_paper_encoder_for_256px_styles() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [
-        ({"groups": 3}, "groups"),
+        ({"groups": [512, 128, 32]}, "groups"),
+        ({"groups": [512, 3, 32, 8]}, "groups"),
+        ({"encoder_last_layer": "relu3_1"}, "encoder_last_layer"),
         ({"kernel_size": 2}, "kernel_size"),
         ({"style_channels": 0}, "style_channels"),
         ({"style_grid": 0}, "style_grid"),
-        ({"padding_mode": "circular"}, "padding_mode"),
+        ({"encoder_padding": "circular"}, "padding_mode"),
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs: dict, argument: str) -> None:
     with pytest.raises(ConfigError, match=argument):
         AdaConvNet(encoder_weights="random", **kwargs)
+
+
+def test_stylizer_runs_adaconv_with_one_style_and_refuses_blends() -> None:
+    """Through the inference engine: one style gives the network's own output; a blend of two
+    styles is a one-line ConfigError (the decoder is conditioned on one style)."""
+    from stylekernel.inference import Stylizer
+
+    torch.manual_seed(0)
+    net = AdaConvNet(encoder_weights="random").eval()
+    stylizer = Stylizer(net, style_size=None, tile_size=None)
+    content, style = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 32)
+    out = stylizer.stylize_tensor(content, [style])
+    with torch.no_grad():
+        expected = net(content, style).clamp(0, 1)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="one style"):
+        stylizer.stylize_tensor(content, [style, style.flip(-1)])

@@ -39,7 +39,7 @@ def _sizes(net: StyleTransferNet) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def test_registry_lists_every_model() -> None:
-    assert set(NAMES) == {"stylekernel", "adain", "sanet", "adaattn", "adaconv"}
+    assert set(NAMES) == {"stylekernel", "adain", "sanet", "adaattn", "adaconv", "stytr2"}
     for cls in MODELS.values():
         assert isinstance(cls, type) and issubclass(cls, StyleTransferNet)
 
@@ -89,7 +89,7 @@ def test_alpha_zero_and_batch_independence(name: str, nets: dict[str, StyleTrans
         second = net(content[1:], style[1:])
         torch.testing.assert_close(both[1:], second, rtol=1e-4, atol=1e-4)
         recon = net(content, style, alpha=0.0)
-        torch.testing.assert_close(recon, net.decode(net.encode(content)["relu4_1"]), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(recon, net.decode(net.content_code(net.encode(content))), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -16,8 +16,8 @@ from ._reference import attention_rows, conv1x1_ref, mvn_ref
 
 def naive_sanet_block(block: SANetBlock, zc: torch.Tensor, zs: torch.Tensor) -> torch.Tensor:
     """out_conv(sum_j softmax_j(f_i . g_j) h_j) + zc, one content position at a time (float64)."""
-    f = conv1x1_ref(block.f, mvn_ref(zc))
-    g = conv1x1_ref(block.g, mvn_ref(zs))
+    f = conv1x1_ref(block.f, mvn_ref(zc, unbiased=block.unbiased_std))
+    g = conv1x1_ref(block.g, mvn_ref(zs, unbiased=block.unbiased_std))
     h = conv1x1_ref(block.h, zs).flatten(2)
     b, c, hh, ww = zc.shape
     scale = 1.0 / math.sqrt(c) if block.scaled else 1.0

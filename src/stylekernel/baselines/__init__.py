@@ -14,6 +14,7 @@ _LAZY = {
     "SANet": "stylekernel.baselines.sanet",
     "AdaAttN": "stylekernel.baselines.adaattn",
     "AdaConvNet": "stylekernel.baselines.adaconv",
+    "StyTr2": "stylekernel.baselines.stytr2",
     "MODELS": "stylekernel.baselines.registry",
     "build": "stylekernel.baselines.registry",
 }

@@ -1,51 +1,51 @@
 """AdaConv baseline: "Adaptive Convolutions for Structure-Aware Style Transfer" (Chandran et al.,
-CVPR 2021).
+CVPR 2021), as released in the public unofficial implementation RElbers/ada-conv-pytorch (no
+official code exists).
 
     content, style (B, 3, H, W), (B, 3, H', W')
-      -> VGGEncoder                 relu4_1: Zc (B, 512, H/8, W/8), Zs (B, 512, H'/8, W'/8)
-      -> GlobalStyleEncoder(Zs)     style descriptor W: (B, S_d, k, k)
-      -> KernelPredictor(W)         per style image (not per pixel):
-                                    spatial kernels (B, 512, 512/G, k, k),
-                                    pointwise kernels (B, 512, 512/G, 1, 1), bias (B, 512)
-      -> AdaConv(mvn(Zc))           grouped k x k conv, then grouped 1x1 conv + bias, each
-                                    sample with its own kernels: (B, 512, H/8, W/8)
-      -> Decoder                    (B, 3, H, W)
+      -> VGGEncoder (torchvision VGG19, reflection padding)   relu4_1: Zc, Zs (B, 512, H/8, W/8)
+      -> GlobalStyleEncoder(Zs)         style descriptor W: (B, S_d, k, k)
+      -> AdaConvDecoder(Zc, W)          four stages (512 -> 256 -> 128 -> 64 -> 3 channels); each
+                                        starts with a KernelPredictor(W) and an AdaConv2d block:
+                                        instance-normalised input, a predicted grouped k x k conv,
+                                        a predicted grouped 1x1 conv + bias (one set of kernels
+                                        per style image, groups 512, 128, 32, 8), then a static
+                                        3x3 conv; ReLUs, static 3x3 convs and nearest x2
+                                        upsampling as in the VGG-mirror decoder: (B, 3, H, W)
 
-No official code was released; this reconstruction follows the paper's description and the
-public unofficial implementation (RElbers/ada-conv-pytorch), with these choices:
+The layers, paddings (reflection everywhere), LeakyReLU slope (0.01), pooling and eps follow the
+reference code (``lib/adaconv/*.py``, ``lib/vgg.py``); importing its ``model.ckpt``
+(``stylekernel weights import adaconv``) gives its output. Two choices extend it to any style
+size: the style encoder's average pools round up and an adaptive average pool brings the map to
+``style_grid`` x ``style_grid`` before the FC layer (the identity for the peer's 256 px style
+images, whose relu4_1 map pools to 4 x 4; the peer accepts no other size), and reflection
+padding falls back to replication on maps too small to reflect.
 
-* Global style encoder: ``style_encoder_blocks`` x [3x3 conv (reflection pad), LeakyReLU(0.01),
-  2x2 average pooling], then a fully connected layer to S_d x k x k. The paper's style image is
-  always 256 px (relu4_1 32x32 -> 4x4 before the FC layer); to accept any style size, the pooling
-  rounds up and an adaptive average pool brings the map to ``style_grid`` x ``style_grid`` before
-  the FC layer (the identity for a 256 px style image).
-* Kernel predictor: spatial kernels from a k x k conv on W (reflection pad); pointwise kernels
-  and biases from linear layers on the spatially averaged W.
-* The paper puts an AdaConv block at the start of each of the four decoder stages (512, 256, 128,
-  64 channels, groups C, C/2, C/4, C/8 in the unofficial code). Here only the first one, at
-  relu4_1 with 512 channels and ``groups`` = 512 (depthwise spatial kernels) by default, is kept,
-  so that every method in the suite shares the same decoder and the comparison is about the
-  feature transform. The AdaConv block's trailing static 3x3 conv + ReLU coincides with the shared
-  decoder's first layer, so it is not duplicated here.
-* The predicted convolutions run as one grouped ``F.conv2d`` per layer by folding the batch into
-  the channel dimension (groups = B * G); see :func:`batched_group_conv2d`.
-* The losses are the suite's (SANet's weights); the paper trains with AdaIN's content and style
-  losses, and ``configs/model/adaconv.yaml`` sets those weights.
+Split into the suite's stages: ``transform`` predicts the style descriptor W and returns the
+content features unchanged (AdaConv has no stylised feature map: the style enters through the
+decoder's kernels); ``decode`` runs the kernel-predicted decoder with the W of the most recent
+``transform``. So ``decode(transform(fc, fs))`` is the model, and feature-space ``alpha`` has no
+effect; blending several styles in feature space is refused (one line) because the decoder is
+conditioned on one style. The predicted convolutions run as one grouped ``F.conv2d`` per layer
+by folding the batch into the channel dimension (:func:`batched_group_conv2d`).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stylekernel.errors import check
+from stylekernel.errors import ConfigError, check
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.functional import mvn
 
 CHANNELS = 512
 PaddingMode = Literal["reflect", "replicate", "zeros"]
+# (in, out, static convs after the AdaConv block, upsample after) of the four decoder stages.
+STAGES: tuple[tuple[int, int, int, bool], ...] = ((512, 256, 0, True), (256, 128, 3, True), (128, 64, 1, True), (64, 3, 1, False))
+PEER_GROUPS: tuple[int, ...] = (512, 128, 32, 8)  # in_channels // (1, 2, 4, 8)
 
 
 def pad2d(x: Tensor, pad_h: int, pad_w: int, mode: PaddingMode = "reflect") -> Tensor:
@@ -59,6 +59,18 @@ def pad2d(x: Tensor, pad_h: int, pad_w: int, mode: PaddingMode = "reflect") -> T
     if mode == "reflect" and (x.shape[-2] <= pad_h or x.shape[-1] <= pad_w):
         mode = "replicate"
     return F.pad(x, pads, mode=mode)
+
+
+class ReflectConv2d(nn.Conv2d):
+    """k x k 'same' convolution with reflection padding (``padding_mode='reflect'``), falling back
+    to replication on maps too small to reflect. Same parameters as ``nn.Conv2d``."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3) -> None:
+        super().__init__(cin, cout, kernel_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = self.kernel_size[0]
+        return super().forward(pad2d(x, k // 2, k // 2, "reflect"))
 
 
 def batched_group_conv2d(
@@ -97,39 +109,35 @@ def batched_group_conv2d(
 class GlobalStyleEncoder(nn.Module):
     """Style features (B, C, h, w), any h, w >= 1 -> style descriptor W (B, S_d, k, k).
 
+    ``num_blocks`` x [3x3 conv (reflection padding), LeakyReLU(0.01), 2x2 average pool (rounding
+    up)], an adaptive average pool to ``grid_size`` x ``grid_size``, a fully connected layer.
+
     Args:
         in_channels: C of the style features.
         style_channels: S_d, channels of the descriptor.
         kernel_size: k, the descriptor's spatial size (that of the predicted kernels).
-        grid_size: side of the map the FC layer reads (4: the paper's 256 px style at relu4_1).
-        num_blocks: conv + LeakyReLU + 2x2 average-pool blocks before the FC layer.
+        grid_size: side of the map the FC layer reads (4: the peer's 256 px style at relu4_1).
+        num_blocks: conv + LeakyReLU + average-pool blocks before the FC layer.
     """
 
-    def __init__(
-        self,
-        in_channels: int = CHANNELS,
-        style_channels: int = CHANNELS,
-        kernel_size: int = 3,
-        grid_size: int = 4,
-        num_blocks: int = 3,
-    ) -> None:
+    def __init__(self, in_channels: int = CHANNELS, style_channels: int = CHANNELS, kernel_size: int = 3, grid_size: int = 4, num_blocks: int = 3) -> None:
         super().__init__()
         self.style_channels, self.kernel_size = style_channels, kernel_size
-        self.convs = nn.ModuleList(nn.Conv2d(in_channels, in_channels, 3) for _ in range(num_blocks))
+        self.convs = nn.ModuleList(ReflectConv2d(in_channels, in_channels, 3) for _ in range(num_blocks))
         self.grid = nn.AdaptiveAvgPool2d(grid_size)
         self.fc = nn.Linear(in_channels * grid_size * grid_size, style_channels * kernel_size * kernel_size)
 
     def forward(self, zs: Tensor) -> Tensor:
         x = zs
         for conv in self.convs:
-            x = F.avg_pool2d(F.leaky_relu(conv(pad2d(x, 1, 1, "reflect")), 0.01), 2, ceil_mode=True)
+            x = F.avg_pool2d(F.leaky_relu(conv(x), 0.01), 2, ceil_mode=True)
         x = self.grid(x).flatten(1)
         return self.fc(x).view(len(zs), self.style_channels, self.kernel_size, self.kernel_size)
 
 
 class KernelPredictor(nn.Module):
     """Style descriptor W (B, S_d, k, k) -> spatial (B, C, C/G, k, k), pointwise (B, C, C/G, 1, 1),
-    bias (B, C).
+    bias (B, C): a k x k conv of W (reflection padding) and 1x1 convs of W averaged over space.
 
     Args:
         channels: C, the width of the features the kernels are applied to.
@@ -142,59 +150,133 @@ class KernelPredictor(nn.Module):
         super().__init__()
         self.channels, self.groups, self.kernel_size = channels, groups, kernel_size
         per_group = channels // groups
-        self.spatial = nn.Conv2d(style_channels, channels * per_group, kernel_size, padding=kernel_size // 2, padding_mode="reflect")
-        self.pointwise = nn.Linear(style_channels, channels * per_group)
-        self.bias = nn.Linear(style_channels, channels)
+        self.spatial = ReflectConv2d(style_channels, channels * per_group, kernel_size)
+        self.pointwise = nn.Conv2d(style_channels, channels * per_group, 1)
+        self.bias = nn.Conv2d(style_channels, channels, 1)
 
     def forward(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         b, k, c, per_group = len(w), self.kernel_size, self.channels, self.channels // self.groups
         spatial = self.spatial(w).view(b, c, per_group, k, k)
-        pooled = w.mean(dim=(2, 3))
+        pooled = w.mean(dim=(2, 3), keepdim=True)
         pointwise = self.pointwise(pooled).view(b, c, per_group, 1, 1)
-        return spatial, pointwise, self.bias(pooled)
+        return spatial, pointwise, self.bias(pooled).view(b, c)
+
+
+class AdaConv2d(nn.Module):
+    """Instance norm, predicted grouped k x k conv, predicted grouped 1x1 conv + bias, static 3x3
+    conv (reflection padding): (B, C_in, H, W) -> (B, C_out, H, W).
+
+    The instance norm is ``F.instance_norm``'s (biased variance, eps 1e-5 under the root).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+        self.conv = ReflectConv2d(in_channels, out_channels, 3)
+
+    def forward(self, x: Tensor, spatial: Tensor, pointwise: Tensor, bias: Tensor) -> Tensor:
+        y = mvn(x, unbiased=False).to(spatial.dtype)
+        y = batched_group_conv2d(y, spatial, None, groups=self.groups, padding_mode="reflect")
+        y = batched_group_conv2d(y, pointwise, bias, groups=self.groups)
+        return self.conv(y.to(x.dtype))
+
+
+class AdaConvDecoder(nn.Module):
+    """The VGG-mirror decoder with the first conv of each of its four stages replaced by a
+    kernel-predicted AdaConv block; ``layers`` is the reference code's flat layer list.
+
+    forward(z: (B, 512, h, w), w: (B, S_d, k, k)) -> (B, 3, 8h, 8w).
+    """
+
+    def __init__(self, style_channels: int = CHANNELS, kernel_size: int = 3, groups: Sequence[int] = PEER_GROUPS) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for (cin, cout, n_static, upsample), g in zip(STAGES, groups):
+            last = n_static == 0
+            layers += [KernelPredictor(cin, g, style_channels, kernel_size), AdaConv2d(cin, cout if last else cin, g)]
+            for i in range(n_static):
+                layers += [nn.ReLU(), ReflectConv2d(cin, cout if i == n_static - 1 else cin, 3)]
+            if upsample:
+                layers += [nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest")]
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, z: Tensor, w: Tensor) -> Tensor:
+        kernels: tuple[Tensor, Tensor, Tensor] | None = None
+        for layer in self.layers:
+            if isinstance(layer, KernelPredictor):
+                kernels = layer(w)
+            elif isinstance(layer, AdaConv2d):
+                assert kernels is not None
+                z = layer(z, *kernels)
+            else:
+                z = layer(z)
+        return z
 
 
 class AdaConvNet(StyleTransferNet):
-    """Per-style predicted depthwise-separable convolution of mvn(relu4_1), then the decoder.
+    """AdaConv: a style descriptor predicts the kernels of four decoder stages.
 
     Args:
         encoder_weights: VGG19 source: torchvision | vgg_normalised | random | auto | a file path.
         kernel_size: k of the predicted spatial kernels (positive, odd).
-        groups: G of the predicted convolutions (must divide 512; 512 = depthwise, the paper's
-            choice at this level).
+        groups: groups of the predicted convolutions per decoder stage (null: the peer's
+            512, 128, 32, 8; each must divide its stage's 512, 256, 128, 64 channels).
         style_channels: S_d, channels of the style descriptor.
         style_grid: side of the pooled style map the style encoder's FC layer reads.
         style_encoder_blocks: conv + pool blocks of the style encoder before the FC layer.
-        padding_mode: padding of the predicted spatial convolution: reflect | replicate | zeros.
+        encoder_padding: auto | reflect | zeros (reflect: the peer's torchvision VGG19 with
+            reflection padding; our network uses auto = zeros for torchvision).
+        ceil_mode: the encoder's max pooling rounds sizes up (False, as the peer's).
+        encoder_last_layer: relu5_1 (the suite's losses read it) or relu4_1 (the peer's encoder
+            ends there; its checkpoint has no conv5_1).
     """
 
     def __init__(
         self,
         encoder_weights: str = "torchvision",
         kernel_size: int = 3,
-        groups: int = CHANNELS,
+        groups: Optional[list[int]] = None,
         style_channels: int = CHANNELS,
         style_grid: int = 4,
         style_encoder_blocks: int = 3,
-        padding_mode: PaddingMode = "reflect",
+        encoder_padding: str = "reflect",
+        ceil_mode: bool = False,
+        encoder_last_layer: str = "relu5_1",
     ) -> None:
         super().__init__()
+        stage_groups = list(PEER_GROUPS if groups is None else groups)
         check(isinstance(kernel_size, int) and kernel_size >= 1 and kernel_size % 2 == 1, f"kernel_size must be a positive odd integer, got {kernel_size!r}")
-        check(isinstance(groups, int) and groups >= 1 and CHANNELS % groups == 0, f"groups must be a positive divisor of {CHANNELS}, got {groups!r}")
+        check(
+            len(stage_groups) == len(STAGES)
+            and all(isinstance(g, int) and g >= 1 and cin % g == 0 for g, (cin, *_) in zip(stage_groups, STAGES)),
+            f"groups must be 4 positive divisors of 512, 256, 128, 64 (or null), got {groups!r}",
+        )
         check(isinstance(style_channels, int) and style_channels >= 1, f"style_channels must be >= 1, got {style_channels!r}")
         check(isinstance(style_grid, int) and style_grid >= 1, f"style_grid must be >= 1, got {style_grid!r}")
         check(isinstance(style_encoder_blocks, int) and style_encoder_blocks >= 0, f"style_encoder_blocks must be >= 0, got {style_encoder_blocks!r}")
-        check(padding_mode in ("reflect", "replicate", "zeros"), f"padding_mode must be one of ('reflect', 'replicate', 'zeros'), got {padding_mode!r}")
-        self.groups = groups
-        self.padding_mode: PaddingMode = padding_mode
+        check(encoder_last_layer in ("relu4_1", "relu5_1"), f"encoder_last_layer must be relu4_1 or relu5_1, got {encoder_last_layer!r}")
         self.style_encoder = GlobalStyleEncoder(CHANNELS, style_channels, kernel_size, style_grid, style_encoder_blocks)
-        self.kernel_predictor = KernelPredictor(CHANNELS, groups, style_channels, kernel_size)
-        self.build_encoder_decoder(encoder_weights)
+        self.build_encoder_decoder(encoder_weights, padding_mode=encoder_padding, ceil_mode=ceil_mode, last_layer=encoder_last_layer, decoder=False)
+        self.decoder = AdaConvDecoder(style_channels, kernel_size, stage_groups)  # type: ignore[assignment]
+        self._style_code: Optional[Tensor] = None
+        self._codes_since_decode = 0
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> (B, 512, h, w)."""
-        zc = content["relu4_1"]
-        spatial, pointwise, bias = self.kernel_predictor(self.style_encoder(style["relu4_1"]))
-        x = mvn(zc).to(spatial.dtype)
-        x = batched_group_conv2d(x, spatial, None, groups=self.groups, padding_mode=self.padding_mode)
-        return batched_group_conv2d(x, pointwise, bias, groups=self.groups)
+        """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> the content features
+        (B, 512, h, w); the style descriptor W is kept for the next :meth:`decode`."""
+        self._style_code = self.style_encoder(style["relu4_1"])
+        self._codes_since_decode += 1
+        return content["relu4_1"]
+
+    def decode(self, z: Tensor) -> Tensor:
+        """(B, 512, h, w) -> (B, 3, 8h, 8w) with the kernels of the last ``transform``'s style."""
+        code = self._style_code
+        if code is None:
+            raise ConfigError("AdaConvNet.decode needs a style: call transform(content, style) first")
+        if self._codes_since_decode > 1:
+            self._codes_since_decode = 0
+            raise ConfigError("AdaConv conditions its decoder on one style image: style blends and masks are not supported")
+        if len(code) != len(z):
+            raise ConfigError(f"AdaConvNet.decode: {len(z)} feature maps but the last transform had {len(code)} styles")
+        self._codes_since_decode = 0
+        return self.decoder(z, code)

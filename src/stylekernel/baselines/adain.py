@@ -1,16 +1,17 @@
 """AdaIN baseline: "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization"
-(Huang & Belongie, ICCV 2017).
+(Huang & Belongie, ICCV 2017), as released in naoto0804/pytorch-AdaIN.
 
     content, style (B, 3, H, W), (B, 3, H', W')
-      -> VGGEncoder                 relu4_1: (B, 512, H/8, W/8), (B, 512, H'/8, W'/8)
-      -> adain                      mvn(Zc) * sigma(Zs) + mu(Zs): (B, 512, H/8, W/8)
-      -> Decoder                    (B, 3, H, W)
+      -> VGGEncoder                 relu4_1: (B, 512, ceil(H/8), ceil(W/8)), same for the style
+      -> adain                      mvn(Zc) * sigma(Zs) + mu(Zs): (B, 512, h, w)
+      -> Decoder                    (B, 3, 8h, 8w)
 
-The feature transform has no parameters: only the decoder trains. The original trains with
-content weight 1 (against the AdaIN target, at relu4_1) and style weight 10 and no identity
-losses; here the shared losses of the suite are used (``configs/model/adain.yaml`` sets the
-weights 1 / 10 / 0 / 0), so the content term is the suite's normalised-feature loss at relu4_1
-and relu5_1 rather than AdaIN's target loss.
+The defaults are the peer's conventions (``net.py`` / ``function.py``): max pooling with
+``ceil_mode=True`` and the unbiased variance plus eps under the square root
+(``feat.var(dim=2) + eps``, eps = 1e-5). With the peer's ``vgg_normalised.pth`` (encoder
+weights ``vgg_normalised``, reflection padding) and its ``decoder.pth`` (``stylekernel weights
+import adain``) the network computes the peer's output. The feature transform has no
+parameters: only the decoder trains. ``configs/model/adain.yaml`` has the peer's recipe.
 """
 
 from __future__ import annotations
@@ -21,19 +22,31 @@ from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.functional import adain
 
 
-
 class AdaINNet(StyleTransferNet):
     """Adaptive instance normalisation at relu4_1 followed by the shared decoder.
 
     Args:
         encoder_weights: VGG19 source: torchvision | vgg_normalised | random | auto | a file path.
+        ceil_mode: the encoder's max pooling rounds sizes up (True: the peer's ``vgg``; our
+            network uses False). Equal results when the input is a multiple of 16.
+        unbiased_std: sigma from the unbiased variance (True: the peer's ``calc_mean_std``;
+            our network uses the biased one).
+        encoder_padding: auto | reflect | zeros (auto: as the weights were trained, i.e.
+            reflection for ``vgg_normalised`` as in the peer, zeros for torchvision).
     """
 
-    def __init__(self, encoder_weights: str = "torchvision") -> None:
+    def __init__(
+        self,
+        encoder_weights: str = "torchvision",
+        ceil_mode: bool = True,
+        unbiased_std: bool = True,
+        encoder_padding: str = "auto",
+    ) -> None:
         super().__init__()
-        self.build_encoder_decoder(encoder_weights)
+        self.unbiased_std = unbiased_std
+        self.build_encoder_decoder(encoder_weights, padding_mode=encoder_padding, ceil_mode=ceil_mode)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> (B, 512, h, w)."""
         zc = content["relu4_1"]
-        return adain(zc, style["relu4_1"]).to(zc.dtype)
+        return adain(zc, style["relu4_1"], unbiased=self.unbiased_std).to(zc.dtype)

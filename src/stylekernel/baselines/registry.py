@@ -13,6 +13,7 @@ from stylekernel.baselines.adaattn import AdaAttN
 from stylekernel.baselines.adaconv import AdaConvNet
 from stylekernel.baselines.adain import AdaINNet
 from stylekernel.baselines.sanet import SANet
+from stylekernel.baselines.stytr2 import StyTr2
 from stylekernel.errors import check
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.style_kernel_net import StyleKernelNet
@@ -23,6 +24,7 @@ MODELS: dict[str, Callable[..., StyleTransferNet]] = {
     "sanet": SANet,
     "adaattn": AdaAttN,
     "adaconv": AdaConvNet,
+    "stytr2": StyTr2,
 }
 
 

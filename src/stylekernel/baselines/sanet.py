@@ -1,4 +1,5 @@
-"""SANet baseline: "Arbitrary Style Transfer with Style-Attentional Networks" (Park & Lee, CVPR 2019).
+"""SANet baseline: "Arbitrary Style Transfer with Style-Attentional Networks" (Park & Lee, CVPR 2019),
+as released in GlebSBrykin/SANET (``Eval.py``, ``Train.ipynb``).
 
     content, style (B, 3, H, W), (B, 3, H', W')
       -> VGGEncoder                   relu4_1 (stride 8) and relu5_1 (stride 16) of both
@@ -11,7 +12,15 @@ One style-attentional block (as in the authors' code): f = conv1x1(mvn(Fc)), g =
 h = conv1x1(Fs), S = softmax(f gᵀ) over style positions, out = conv1x1(S h) + Fc. The original
 uses unscaled logits (no 1/sqrt(d)); ``scaled_attention=True`` divides by sqrt(512). Attention is
 computed in query chunks (exact, see ``stylekernel.nn.attention``), so large images fit in
-memory. The losses are the suite's, which are SANet's own (content 1, style 3, identity 50 / 1).
+memory.
+
+The defaults are the peer's conventions: the encoder pools with ``ceil_mode=True`` and mvn uses
+the unbiased variance plus eps (``calc_mean_std``). The peer upsamples the relu5_1 branch by 2;
+here it is resized to the relu4_1 size (nearest), which is the same whenever the relu4_1 map has
+even sides, and also defined when it has not (the peer fails there). With the peer's
+``vgg_normalised.pth``, ``decoder_iter_500000.pth`` and ``transformer_iter_500000.pth``
+(``stylekernel weights import sanet``) the network computes the peer's output.
+``configs/model/sanet.yaml`` has the peer's recipe.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ class SANetBlock(nn.Module):
     Args:
         channels: C, the feature width.
         scaled: divide the logits by sqrt(C) (False: SANet's unscaled dot product).
+        unbiased_std: mvn with the unbiased variance (True: the peer's ``mean_variance_norm``).
         max_style_tokens: cap on style positions (random subset in training, evenly spaced in
             eval); None keeps all.
         query_chunk_size: content positions per attention chunk; None = one chunk.
@@ -58,11 +68,13 @@ class SANetBlock(nn.Module):
         channels: int = CHANNELS,
         *,
         scaled: bool = False,
+        unbiased_std: bool = True,
         max_style_tokens: Optional[int] = None,
         query_chunk_size: Optional[int] = 4096,
     ) -> None:
         super().__init__()
         check(channels >= 1, f"channels must be >= 1, got {channels}")
+        self.unbiased_std = unbiased_std
         _check_attention_args(max_style_tokens, query_chunk_size)
         self.scaled = scaled
         self.max_style_tokens = max_style_tokens
@@ -74,8 +86,8 @@ class SANetBlock(nn.Module):
 
     def forward(self, zc: Tensor, zs: Tensor) -> Tensor:
         b, c, h, w = zc.shape
-        q = flatten_positions(self.f(mvn(zc).to(zc.dtype)))  # (B, Nc, C)
-        k = flatten_positions(self.g(mvn(zs).to(zs.dtype)))  # (B, Ns, C)
+        q = flatten_positions(self.f(mvn(zc, unbiased=self.unbiased_std).to(zc.dtype)))  # (B, Nc, C)
+        k = flatten_positions(self.g(mvn(zs, unbiased=self.unbiased_std).to(zs.dtype)))  # (B, Ns, C)
         v = flatten_positions(self.h(zs))  # (B, Ns, C)
         idx = token_subset(k.shape[1], self.max_style_tokens, random=self.training, device=k.device)
         if idx is not None:
@@ -96,6 +108,11 @@ class SANet(StyleTransferNet):
         max_style_tokens: cap on style positions per attention (random subset in training,
             evenly spaced in eval); null keeps all, as the original does.
         query_chunk_size: content positions per attention chunk (memory bound); null = one chunk.
+        ceil_mode: the encoder's max pooling rounds sizes up (True: the peer's ``vgg``; our
+            network uses False). Equal results when the input is a multiple of 16.
+        unbiased_std: mvn with the unbiased variance (True: the peer's; ours is biased).
+        encoder_padding: auto | reflect | zeros (auto: reflection for ``vgg_normalised`` as in
+            the peer, zeros for torchvision).
     """
 
     def __init__(
@@ -104,16 +121,21 @@ class SANet(StyleTransferNet):
         scaled_attention: bool = False,
         max_style_tokens: Optional[int] = None,
         query_chunk_size: Optional[int] = 4096,
+        ceil_mode: bool = True,
+        unbiased_std: bool = True,
+        encoder_padding: str = "auto",
     ) -> None:
         super().__init__()
         _check_attention_args(max_style_tokens, query_chunk_size)
-        block_args = dict(scaled=scaled_attention, max_style_tokens=max_style_tokens, query_chunk_size=query_chunk_size)
+        block_args = dict(
+            scaled=scaled_attention, unbiased_std=unbiased_std, max_style_tokens=max_style_tokens, query_chunk_size=query_chunk_size
+        )
         self.sanet4_1 = SANetBlock(CHANNELS, **block_args)  # type: ignore[arg-type]
         self.sanet5_1 = SANetBlock(CHANNELS, **block_args)  # type: ignore[arg-type]
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(CHANNELS, CHANNELS, 3))
         self.feature_layers = ("relu4_1", "relu5_1")
         self.stride = 16
-        self.build_encoder_decoder(encoder_weights)
+        self.build_encoder_decoder(encoder_weights, padding_mode=encoder_padding, ceil_mode=ceil_mode)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
         """{relu4_1, relu5_1} of content and style -> (B, 512, H/8, W/8)."""

@@ -56,11 +56,24 @@ class StyleTransferNet(nn.Module):
             raise TypeError(f"{config['class_path']} is not a StyleTransferNet")
         return cls(**config.get("init_args", {}))
 
-    def build_encoder_decoder(self, encoder_weights: str) -> None:
+    def build_encoder_decoder(
+        self,
+        encoder_weights: str,
+        *,
+        padding_mode: str = "auto",
+        ceil_mode: bool = False,
+        last_layer: str = "relu5_1",
+        decoder: bool = True,
+    ) -> None:
         """The parts every network shares: the frozen VGG19 encoder up to relu5_1 (the losses
-        read relu5_1 whatever ``feature_layers`` is) and the VGG-mirror decoder from 512 channels."""
-        self.encoder = VGGEncoder(encoder_weights, last_layer="relu5_1")
-        self.decoder = Decoder(512)
+        read relu5_1 whatever ``feature_layers`` is) and the VGG-mirror decoder from 512 channels.
+
+        ``padding_mode`` and ``ceil_mode`` are :class:`VGGEncoder`'s (the baselines pass their
+        peer's conventions); ``last_layer`` ends the encoder earlier for a peer whose released
+        VGG stops there; ``decoder=False`` leaves the decoder to the subclass."""
+        self.encoder = VGGEncoder(encoder_weights, last_layer=last_layer, padding_mode=padding_mode, ceil_mode=ceil_mode)
+        if decoder:
+            self.decoder = Decoder(512)
 
     # --- the three stages -------------------------------------------------------------------
     def encode(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
@@ -75,16 +88,22 @@ class StyleTransferNet(nn.Module):
         """(B, 512, h, w) -> (B, 3, 8h, 8w), unclamped."""
         return self.decoder(z)
 
+    def content_code(self, content: dict[str, Tensor]) -> Tensor:
+        """The code ``decode`` reads for the unstylised content, what ``alpha`` blends towards:
+        relu4_1 (B, 512, H/8, W/8) here; a network whose code ``transform`` packs more (AdaAttN's
+        relu3_1 skip) overrides it. Linear blends of codes are what inference mixes."""
+        return content["relu4_1"]
+
     def forward(self, content: Tensor, style: Tensor, alpha: float = 1.0) -> Tensor:
         """content: (B, 3, H, W), style: (B, 3, H', W') in [0, 1] -> (B, 3, H, W), unclamped.
 
         H and W must be multiples of ``stride`` (inference pads for you). ``alpha`` blends the
-        stylised and the content features: z = alpha * transform + (1 - alpha) * relu4_1(content).
+        stylised and the content features: z = alpha * transform + (1 - alpha) * content_code.
         """
         fc, fs = self.encode(content), self.encode(style)
         z = self.transform(fc, fs)
         if alpha != 1.0:
-            z = alpha * z + (1.0 - alpha) * fc["relu4_1"].to(z.dtype)
+            z = alpha * z + (1.0 - alpha) * self.content_code(fc).to(z.dtype)
         return self.decode(z)
 
     def trainable_parameters(self) -> list[nn.Parameter]:

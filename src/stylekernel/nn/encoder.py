@@ -12,6 +12,16 @@ Weight sources (``weights``):
   with the same loud warning (the quickstart uses it so it runs offline). ``source`` tells
   which one was used.
 
+Layer conventions differ between the peers, so both are options (the defaults are the
+style-kernel network's):
+
+* ``padding_mode``: ``"auto"`` pads as the weights were trained (zeros for torchvision,
+  reflection for ``vgg_normalised``); ``"reflect"`` or ``"zeros"`` force one (AdaConv's
+  reference code runs torchvision's VGG19 with reflection padding).
+* ``ceil_mode``: max pooling rounds the output size up (``True``, as AdaIN, SANet, AdaAttN and
+  StyTr-2 build ``vgg_normalised``) or down (``False``, torchvision's). The two agree whenever
+  the input size is a multiple of the layer's stride.
+
 The encoder is frozen: no parameter requires grad, and ``train()`` keeps it in eval mode, so it
 stays in eval mode even when the LightningModule around it trains. Gradients still flow through
 it to its input (the losses need that).
@@ -55,6 +65,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 WEIGHT_SOURCES = ("torchvision", "vgg_normalised", "random", "auto")
+PADDING_MODES = ("auto", "reflect", "zeros")
 
 _FROM_CHECKPOINT: contextvars.ContextVar[bool] = contextvars.ContextVar("stylekernel_encoder_from_ckpt", default=False)
 
@@ -84,13 +95,29 @@ class VGGEncoder(nn.Module):
     """VGG19 up to ``last_layer`` with named layers.
 
     forward(x: (B, 3, H, W) in [0, 1], layers) -> {name: (B, C_name, H / s, W / s)} where s is
-    the layer's stride (1, 2, 4, 8, 16 for relu1_1 .. relu5_1, floor division at each pool).
+    the layer's stride (1, 2, 4, 8, 16 for relu1_1 .. relu5_1; each pool floors the size, or
+    rounds it up with ``ceil_mode=True``).
+
+    Args:
+        weights: see the module docstring.
+        last_layer: the deepest layer built (relu1_1 .. relu5_1).
+        padding_mode: auto | reflect | zeros, padding of the 3x3 convolutions.
+        ceil_mode: max pooling rounds the size up (the peers' ``vgg_normalised``) or down.
     """
 
-    def __init__(self, weights: str = "torchvision", last_layer: str = "relu5_1") -> None:
+    def __init__(
+        self,
+        weights: str = "torchvision",
+        last_layer: str = "relu5_1",
+        *,
+        padding_mode: str = "auto",
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         if last_layer not in LAYERS:
             raise ConfigError(f"VGGEncoder: last_layer must be one of {LAYERS}, got {last_layer!r}")
+        if padding_mode not in PADDING_MODES:
+            raise ConfigError(f"VGGEncoder: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         source = self._source_kind(weights)
         if source == "auto" and not _FROM_CHECKPOINT.get():
             try:
@@ -101,7 +128,9 @@ class VGGEncoder(nn.Module):
                 source = "random"
         self.weights = weights
         self.source = source  # what was actually loaded: torchvision | vgg_normalised | random
-        padding_mode = "reflect" if source == "vgg_normalised" else "zeros"
+        if padding_mode == "auto":
+            padding_mode = "reflect" if source == "vgg_normalised" else "zeros"
+        self.padding_mode, self.ceil_mode = padding_mode, bool(ceil_mode)
         self.last_layer = last_layer
         self.preprocess = nn.Conv2d(3, 3, 1) if source == "vgg_normalised" else None
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -115,7 +144,7 @@ class VGGEncoder(nn.Module):
             elif name.startswith("relu"):
                 self.layers[name] = nn.ReLU(inplace=False)
             else:
-                self.layers[name] = nn.MaxPool2d(2, 2, ceil_mode=False)
+                self.layers[name] = nn.MaxPool2d(2, 2, ceil_mode=self.ceil_mode)
             if name == last_layer:
                 break
         if not _FROM_CHECKPOINT.get():
