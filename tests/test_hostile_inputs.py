@@ -322,3 +322,20 @@ def test_weights_download_offline_is_one_line_and_writes_nothing(tmp_path: Path,
     line = assert_one_line_error(res, "offline mode", "vgg19", "art_inception")
     assert line.startswith("stylekernel weights: error:")
     assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_constructor_errors_name_where_the_argument_was_set(tmp_path: Path) -> None:
+    from stylekernel.config_errors import explain_config_error, locate_key
+
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text("model:\n  init_args:\n    net:\n      init_args:\n        kernel_size: 4\n")
+    args = ["fit", "--config", QUICKSTART, "--config", str(cfg)]
+    assert locate_key("model.init_args.net.init_args.kernel_size", args) == f"{cfg}:5"
+    assert locate_key("model.init_args.lr", args) == f"{QUICKSTART}:17"
+    assert locate_key("model.init_args.lr", [*args, "--model.init_args.lr=2"]) == "command line"
+    assert locate_key("model.init_args.nothing", args) == "defaults"
+    message = "StyleKernelNet: kernel_size must be odd, got 4"
+    assert explain_config_error(message, args) == f"model.init_args.net.init_args.kernel_size ({cfg}:5): {message}"
+    assert explain_config_error(message, [*args, "--model.init_args.net.init_args.kernel_size=4"]).startswith(
+        "model.init_args.net.init_args.kernel_size (command line): "
+    )

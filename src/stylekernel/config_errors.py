@@ -28,7 +28,7 @@ _PARSER_KEY = re.compile(r'^Parser key "([^"]+)":\s*(.*)$')
 _CLASS_PATH = re.compile(r"^(?:- )?Problem with given class_path '([^']+)':\s*(.*)$")
 _NOT_ACCEPTED = re.compile(r"^Option '([^']+)' is not accepted")
 _CLASS_REPR = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
-_STOP = ("Given value", "Subtypes:", "- Expected a <class 'NoneType'>")
+_STOP = ("Given value", "- Expected a <class 'NoneType'>")
 
 
 def config_files(args: Sequence[str]) -> list[str]:
@@ -65,8 +65,7 @@ def _find_node(node: Any, keys: list[str]) -> Any:
         return None
     for k_node, v_node in node.value:
         if getattr(k_node, "value", None) == keys[0]:
-            found = _find_node(v_node, keys[1:])
-            return found if found is not None else k_node
+            return k_node if len(keys) == 1 else _find_node(v_node, keys[1:])
     if keys[0] == "init_args":
         return _find_node(node, keys[1:])
     return None
@@ -77,6 +76,10 @@ def locate_key(key: str, args: Sequence[str]) -> str:
     for arg in args:
         if arg == f"--{key}" or arg.startswith(f"--{key}="):
             return "command line"
+    # a nested command-line value (--model.init_args.net.init_args.groupz=3 reported under "model")
+    for arg in args:
+        if arg.startswith(f"--{key}."):
+            return "command line"
     for name in reversed(config_files(args)):
         try:
             root = yaml.compose(Path(name).expanduser().read_text(encoding="utf-8", errors="replace"))
@@ -84,12 +87,8 @@ def locate_key(key: str, args: Sequence[str]) -> str:
             continue
         parts = key.split(".")
         node = _find_node(root, parts)
-        if node is not None and node is not root:
+        if node is not None:
             return f"{name}:{node.start_mark.line + 1}"
-    # a nested command-line value (--model.init_args.net.init_args.groupz=3 reported under "model")
-    for arg in args:
-        if arg.startswith(f"--{key}."):
-            return "command line"
     return "defaults"
 
 
@@ -129,7 +128,7 @@ def explain_argument_error(exc: ArgumentError, args: Sequence[str]) -> str:
             keys.append(m.group(1))
             reason = f"unknown option{' of ' + cls_name if cls_name else ''}"
             break
-        if line.startswith(("Does not validate against", "Errors:")):
+        if line.startswith(("Does not validate against", "Errors:", "Subtypes:")):
             continue
         reason = line.lstrip("- ")
     if not keys:

@@ -73,7 +73,8 @@ class StyleKernelCLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         if subcommand:
             ckpt_path = self.config[subcommand].get("ckpt_path")
-            if ckpt_path and str(ckpt_path) not in _SPECIAL_CKPT:
+            # (Lightning's own hparams reader below opens any existing file, even one named "last")
+            if ckpt_path and (str(ckpt_path) not in _SPECIAL_CKPT or Path(str(ckpt_path)).is_file()):
                 self._early_ckpt = (os.path.realpath(ckpt_path), read_checkpoint(ckpt_path))
         super()._parse_ckpt_path()
 
