@@ -229,7 +229,12 @@ def test_check_against_module_names_the_first_mismatch(tmp_path: Path) -> None:
 def test_fit_from_a_weights_only_checkpoint_starts_from_its_weights(tmp_path: Path, work: Path) -> None:
     net = tiny_net(seed=123)  # another init than the run's seed_everything(0)
     weights = module_checkpoint(tmp_path / "imported.ckpt", net)
-    res = run([*FIT, f"--ckpt_path={weights}", "--model.init_args.lr=1e-12", "--model.init_args.warmup_steps=0"], work)
+    every_step = tmp_path / "every_step.yaml"
+    every_step.write_text(
+        "trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
+        "      init_args: {every_n_train_steps: 1, save_last: true}\n"
+    )
+    res = run([*FIT, "--config", str(every_step), f"--ckpt_path={weights}", "--model.init_args.lr=1e-12"], work)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "holds weights only" in res.stdout + res.stderr and "fresh optimiser" in res.stdout + res.stderr
     last = next(work.rglob("last.ckpt"))
