@@ -178,6 +178,20 @@ def test_stylize_refuses_a_hostile_checkpoint(tmp_path: Path, work: Path) -> Non
     assert not marker.exists() and tree(work) == before
 
 
+def test_evaluate_refuses_a_hostile_checkpoint(tmp_path: Path, work: Path) -> None:
+    from PIL import Image
+
+    marker = tmp_path / "pwned"
+    bad = write_hostile(tmp_path / "bad.ckpt", marker)
+    for d in ("content", "style"):
+        (tmp_path / d).mkdir()
+        Image.new("RGB", (32, 32), (10, 200, 10)).save(tmp_path / d / "a.png")
+    res = run(["evaluate", "--checkpoint", str(bad), "--content-dir", str(tmp_path / "content"), "--style-dir",
+               str(tmp_path / "style"), "--output", str(work / "eval")], work)  # fmt: skip
+    assert_one_line_error(res, "not a readable checkpoint")
+    assert not marker.exists() and tree(work) == set()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("weights_only", [None, "false"])
 def test_fit_ckpt_path_last_never_runs_a_payload(tmp_path: Path, work: Path, weights_only: str | None) -> None:
