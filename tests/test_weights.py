@@ -33,7 +33,14 @@ def test_offline_missing_file_is_one_clear_line(weights_cache: Path) -> None:
     assert weights.REGISTRY["art_inception"].url in msg and str(weights_cache) in msg
 
 
+def _online(monkeypatch) -> None:
+    """Downloads are allowed (the session runs offline); URLs in these tests are local files."""
+    for var in ("STYLEKERNEL_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+
+
 def _local_entry(tmp_path: Path, monkeypatch, payload: bytes, prefix: str | None) -> str:
+    _online(monkeypatch)
     src = tmp_path / "remote" / "thing-1234.pth"
     src.parent.mkdir()
     src.write_bytes(payload)
@@ -61,6 +68,7 @@ def test_download_with_wrong_hash_leaves_nothing(tmp_path: Path, weights_cache: 
 def test_download_failure_names_the_command(tmp_path: Path, weights_cache: Path, monkeypatch) -> None:
     entry = weights.WeightFile("gone", "gone.pth", (tmp_path / "nope.pth").as_uri(), used_by="test")
     monkeypatch.setitem(weights.REGISTRY, "gone", entry)
+    _online(monkeypatch)
     with pytest.raises(WeightsNotFoundError, match="stylekernel weights download gone"):
         weights.download("gone", progress=False)
     assert list(weights_cache.iterdir()) == []
@@ -74,3 +82,39 @@ def test_load_state_dict_rejects_non_weight_files(tmp_path: Path) -> None:
     good = tmp_path / "good.pth"
     torch.save({"a": torch.ones(2)}, good)
     assert torch.equal(weights.load_state_dict(good)["a"], torch.ones(2))
+
+
+def test_download_honours_offline_mode(tmp_path: Path, weights_cache: Path, monkeypatch) -> None:
+    name = _local_entry(tmp_path, monkeypatch, b"x" * 10, None)
+    monkeypatch.setenv("STYLEKERNEL_OFFLINE", "1")
+    with pytest.raises(WeightsNotFoundError, match="offline mode") as info:
+        weights.download(name, progress=False)
+    assert info.value.reason == weights.OFFLINE_REASON
+    assert list(weights_cache.iterdir()) == []
+
+
+def test_weights_download_tries_every_name_and_ends_with_what_failed(tmp_path: Path, weights_cache: Path, monkeypatch, capsys) -> None:
+    from stylekernel.cli import main
+
+    _online(monkeypatch)
+    tried: list[str] = []
+    good = tmp_path / "good.pth"
+    good.write_bytes(b"fine")
+    for name in ("a_first", "b_second", "c_third"):
+        url = good.as_uri() if name == "b_second" else (tmp_path / f"{name}-missing.pth").as_uri()
+        monkeypatch.setitem(weights.REGISTRY, name, weights.WeightFile(name, f"{name}.pth", url, used_by="test"))
+    original = weights._fetch
+
+    def fetch(url: str, dst: Path, *, progress: bool) -> None:
+        tried.append(url)
+        original(url, dst, progress=progress)
+
+    monkeypatch.setattr(weights, "_fetch", fetch)
+    assert main(["weights", "download", "a_first", "b_second", "c_third"]) == 2
+    out, err = capsys.readouterr()
+    assert len(tried) == 3  # a failure does not stop the others
+    assert (weights_cache / "b_second.pth").read_bytes() == b"fine" and "b_second:" in out
+    lines = [ln for ln in err.replace("\r", "\n").splitlines() if "error:" in ln]  # (progress bars aside)
+    assert len(lines) == 1 and "2 of 3" in lines[0] and "a_first" in lines[0] and "c_third" in lines[0]
+    assert "download failed" in lines[0]
+    assert sorted(p.name for p in weights_cache.iterdir()) == ["b_second.pth"]  # no temp files

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_lightning_cli(args)
             return 0
     except StyleKernelError as exc:
-        print(f"stylekernel: error: {exc}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
+        print(f"stylekernel: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stylekernel: interrupted", file=sys.stderr)

@@ -38,7 +38,11 @@ def capture_config_errors() -> Iterator[list[ConfigError]]:
 
 
 class WeightsNotFoundError(StyleKernelError, FileNotFoundError):
-    """A pretrained weight file is not cached and could not be downloaded."""
+    """A pretrained weight file is not cached and could not be downloaded; ``reason`` says why, briefly."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class ImageDecodeError(StyleKernelError, ValueError):
@@ -52,6 +56,21 @@ class ImageDecodeError(StyleKernelError, ValueError):
 
 class CheckpointError(StyleKernelError, ValueError):
     """A file is not a readable stylekernel / Lightning checkpoint."""
+
+
+def exception_summary(exc: BaseException, limit: int = 200) -> str:
+    """The most telling line of a library exception, for a one-line message.
+
+    torch's ``weights_only`` refusal starts with a paragraph of advice; the line naming the
+    refused global (what the file tried to run) is the one worth showing.
+    """
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    for line in lines:
+        if "GLOBAL" in line or "WeightsUnpickler error" in line:
+            return f"refused to run code stored in the file: {line}"[:limit]
+    return lines[0][:limit]
 
 
 def check(condition: bool, message: str) -> None:

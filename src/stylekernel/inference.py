@@ -485,10 +485,12 @@ def save_image(image: Image.Image, path: str | os.PathLike[str], *, overwrite: b
         image.save(tmp, format=fmt, **kwargs)
         os.replace(tmp, p)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder itself may be what failed
+            tmp.unlink(missing_ok=True)
         raise OutputWriteError(f"cannot write {p}: {exc.strerror or exc}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
     return p
 

@@ -2,28 +2,56 @@
 
 The model is always :class:`~stylekernel.module.StyleTransferModule`; its ``net`` (ours or a
 baseline) and the DataModule are ``class_path`` entries in YAML (``configs/``). The resolved
-config is saved as ``config.yaml`` in every run's log directory. A ``--ckpt_path`` that is not a
-readable checkpoint is rejected with one clear line before any work starts.
+config is saved as ``config.yaml`` in every run's log directory.
+
+Checkpoints. Every trainer reads and writes through
+:class:`~stylekernel.checkpoint_io.SafeCheckpointIO` (``weights_only`` always, atomic writes). A
+``--ckpt_path`` (a file, or ``last``/``best``/``hpc``/``registry`` resolved as Lightning does) is
+read and checked against the configured network before the trainer starts, so a hostile,
+unreadable or other-model checkpoint is one line and leaves no run folder. A checkpoint that holds
+only weights and the network record (``stylekernel weights import``) starts ``fit`` from those
+weights with a fresh optimiser and schedule, said in one log line.
+
+Errors. A bad config value is one line naming the key, where it was set (``file:line`` or the
+command line) and the reason (:mod:`stylekernel.config_errors`); the run folder is checked
+writable before work starts, and a run that fails before logging anything leaves no empty
+``<save_dir>/<name>/version_N`` folder.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import warnings
+from argparse import ArgumentError
+from pathlib import Path
 from typing import Any
 
+from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
-from stylekernel.checkpoint import read_checkpoint
-from stylekernel.errors import capture_config_errors
+from stylekernel.checkpoint import check_against_module, has_training_state, read_checkpoint
+from stylekernel.checkpoint_io import SafeCheckpointIO, install_checkpoint_io
+from stylekernel.config_errors import check_yaml_files, explain_argument_error, explain_config_error
+from stylekernel.errors import CheckpointError, ConfigError, capture_config_errors
 from stylekernel.loggers import SaveResolvedConfig
 from stylekernel.module import StyleTransferModule
+from stylekernel.paths import check_writable_dir
 
 _SPECIAL_CKPT = {"last", "best", "hpc", "registry"}
+_STATE_FN = {"fit": TrainerFn.FITTING, "validate": TrainerFn.VALIDATING, "test": TrainerFn.TESTING, "predict": TrainerFn.PREDICTING}
+# files a run writes before it has done anything worth keeping
+_SETUP_ONLY_FILES = {"config.yaml", "hparams.yaml"}
 
 
 class StyleKernelCLI(LightningCLI):
-    """LightningCLI with the suite's conventions (saved config, checkpoint validation)."""
+    """LightningCLI with the suite's conventions (saved config, safe checkpoints, one-line errors)."""
+
+    _early_ckpt: tuple[str, dict[str, Any]] | None = None
 
     def instantiate_classes(self) -> None:
         """Instantiate, reporting a constructor's ConfigError itself (jsonargparse re-wraps it)."""
@@ -35,14 +63,113 @@ class StyleKernelCLI(LightningCLI):
                     raise errors[-1] from None
                 raise
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        install_checkpoint_io(trainer)
+        return trainer
+
     def _parse_ckpt_path(self) -> None:
-        """Reject a ``--ckpt_path`` that is not a readable checkpoint, then let Lightning read it."""
+        """Reject an explicit ``--ckpt_path`` that is not a readable checkpoint before anything is built."""
         subcommand = self.config.get("subcommand")
         if subcommand:
             ckpt_path = self.config[subcommand].get("ckpt_path")
-            if ckpt_path and str(ckpt_path) not in _SPECIAL_CKPT:
-                read_checkpoint(ckpt_path)
+            # (Lightning's own hparams reader below opens any existing file, even one named "last")
+            if ckpt_path and (str(ckpt_path) not in _SPECIAL_CKPT or Path(str(ckpt_path)).is_file()):
+                self._early_ckpt = (os.path.realpath(ckpt_path), read_checkpoint(ckpt_path))
         super()._parse_ckpt_path()
+
+    # --- running --------------------------------------------------------------------------------
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Lightning's ``_run_subcommand`` with checkpoint checks, output checks and cleanup."""
+        before_fn = getattr(self, f"before_{subcommand}", None)
+        if callable(before_fn):
+            before_fn()
+        fn = getattr(self, subcommand, getattr(self.trainer, subcommand))
+        fn_kwargs = self._prepare_subcommand_kwargs(subcommand)
+        self._prepare_checkpoint(subcommand, fn_kwargs)
+        new_run_dirs = self._check_run_dirs()
+        try:
+            fn(**fn_kwargs)
+        except BaseException:
+            if self.trainer.is_global_zero:
+                _remove_setup_only_dirs(new_run_dirs)
+            raise
+        after_fn = getattr(self, f"after_{subcommand}", None)
+        if callable(after_fn):
+            after_fn()
+
+    def _prepare_checkpoint(self, subcommand: str, fn_kwargs: dict[str, Any]) -> None:
+        """Resolve ``ckpt_path`` as Lightning does, read it safely, check it against the model."""
+        if "weights_only" in fn_kwargs:
+            fn_kwargs["weights_only"] = True  # SafeCheckpointIO ignores anything else anyway
+        if "ckpt_path" not in fn_kwargs:
+            return
+        requested = fn_kwargs["ckpt_path"]
+        trainer = self.trainer
+        previous_fn = trainer.state.fn
+        trainer.state.fn = _STATE_FN[subcommand]  # Lightning's rules (hpc on SLURM, on-exception "last") read it
+        try:
+            resolved = trainer._checkpoint_connector._parse_ckpt_path(
+                _STATE_FN[subcommand], requested, model_provided=True, model_connected=trainer.lightning_module is not None
+            )
+        except ValueError as exc:
+            raise CheckpointError(f"--ckpt_path {requested}: {str(exc).strip().splitlines()[0]}") from None
+        finally:
+            trainer.state.fn = previous_fn
+        if resolved is None:
+            fn_kwargs["ckpt_path"] = None
+            return
+        real = os.path.realpath(resolved)
+        if self._early_ckpt is not None and self._early_ckpt[0] == real:
+            ckpt = self._early_ckpt[1]
+        else:
+            ckpt = read_checkpoint(resolved)
+        self._early_ckpt = None
+        check_against_module(ckpt, self.model, resolved)
+        if has_training_state(ckpt):
+            io = trainer.strategy.checkpoint_io
+            assert isinstance(io, SafeCheckpointIO)
+            io.preload(resolved, ckpt)
+            fn_kwargs["ckpt_path"] = str(resolved)
+            return
+        self.model.load_state_dict(ckpt["state_dict"])
+        fn_kwargs["ckpt_path"] = None
+        what = "starting from its weights with a fresh optimiser and schedule" if subcommand == "fit" else "using its weights"
+        rank_zero_info(f"{resolved} holds weights only (no optimiser or loop state): {what}")
+
+    def _check_run_dirs(self) -> list[Path]:
+        """Check every output folder of the run is writable; return the run folders this run will create."""
+        trainer = self.trainer
+        targets = [Path(trainer.default_root_dir)]
+        targets += [Path(str(lg.save_dir)) for lg in trainer.loggers if getattr(lg, "save_dir", None)]
+        for cb in trainer.checkpoint_callbacks:
+            if getattr(cb, "dirpath", None):
+                targets.append(Path(str(cb.dirpath)))
+        for target in dict.fromkeys(targets):
+            check_writable_dir(target, what="run folder")
+        new: list[Path] = []
+        for lg in trainer.loggers:
+            if isinstance(lg, (CSVLogger, TensorBoardLogger)):
+                log_dir = Path(lg.log_dir)
+                if not log_dir.exists():
+                    new.append(log_dir)
+        return new
+
+
+def _remove_setup_only_dirs(run_dirs: list[Path]) -> None:
+    """Remove run folders (created by this run) that hold nothing but setup files, and empty parents."""
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            continue
+        files = [p for p in run_dir.rglob("*") if p.is_file()]
+        if any(p.name not in _SETUP_ONLY_FILES and p.stat().st_size > 0 for p in files):
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        parent = run_dir.parent
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
@@ -54,12 +181,20 @@ def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
     # The training stream is an endless IterableDataset whose __len__ is the batches per "epoch";
     # it shards itself per rank and worker, which is what this warning asks for.
     warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
-    return StyleKernelCLI(
-        StyleTransferModule,
-        subclass_mode_model=True,
-        args=None if args == sys.argv[1:] else args,
-        save_config_callback=SaveResolvedConfig,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": "stylekernel", "default_env": False},
-        **kwargs,
-    )
+    check_yaml_files(args)
+    try:
+        return StyleKernelCLI(
+            StyleTransferModule,
+            subclass_mode_model=True,
+            args=None if args == sys.argv[1:] else args,
+            save_config_callback=SaveResolvedConfig,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"prog": "stylekernel", "default_env": False, "exit_on_error": False},
+            **kwargs,
+        )
+    except ArgumentError as exc:
+        raise ConfigError(explain_argument_error(exc, args)) from None
+    except ConfigError as exc:
+        if type(exc) is not ConfigError:
+            raise
+        raise ConfigError(explain_config_error(str(exc), args)) from None

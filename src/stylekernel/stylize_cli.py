@@ -20,7 +20,9 @@ option values) prints one line ``stylekernel stylize: error: ...`` and exits 2. 
 are never replaced without ``--overwrite``: in single mode that is an error, in folder mode the
 pair is skipped (so an interrupted batch can be resumed). In folder mode a pair that fails is
 reported on one line and counted, the others still run, and the exit status is 1 if any failed.
-Outputs are written atomically (temporary file + rename), so no partial file is ever left.
+Outputs are written atomically (temporary file + rename), so no partial file is ever left, and
+checked writable before the checkpoint is loaded. Input images beyond the pixel budget
+(``--max-pixels``, see :func:`stylekernel.data.decode.max_pixels`) are refused before decoding.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "colour-histogram matching of the style (default: none)")  # fmt: skip
     p.add_argument("--style-size", type=_positive_int_or_none, default=512, help="shorter side of style images, longer side <= 4x (default 512); 0 keeps their size")
     p.add_argument("--max-side", type=_positive_int_or_none, default=None, help="downscale content whose longer side exceeds this (default: never)")
+    p.add_argument("--max-pixels", type=_positive_int_or_none, default=None,
+                   help="refuse input images with more pixels than this, before decoding them "
+                        "(default: $STYLEKERNEL_MAX_PIXELS, else sized to this machine's memory)")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast precision (default fp32)")
     p.add_argument("--tile-size", type=_positive_int_or_none, default=1024, help="encoder/decoder tile side in pixels, exact overlap tiling (default 1024); 0 disables")
@@ -214,9 +219,15 @@ def run(args: argparse.Namespace) -> int:
     """Plan, load the checkpoint, stylise; returns the exit status (raises StyleKernelError on bad input)."""
     from stylekernel.inference import Stylizer
 
+    from stylekernel.paths import check_writable_dir, check_writable_file
+
     jobs, folder_mode, ignored = plan_jobs(args)
     if not folder_mode and jobs[0].output.exists() and not args.overwrite:
         raise ConfigError(f"output {jobs[0].output} exists (pass --overwrite to replace it)")
+    if folder_mode:  # found now, not after the whole stylisation
+        check_writable_dir(jobs[0].output.parent, what="--output")
+    else:
+        check_writable_file(jobs[0].output, what="--output")
     stylizer = Stylizer.from_checkpoint(
         args.checkpoint,
         device=args.device,
@@ -268,8 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``stylekernel stylize ...``); returns the exit status, never a traceback for bad input."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     _setup_logging()
+    from stylekernel.data.decode import pixel_budget
+
     try:
-        return run(args)
+        with pixel_budget(args.max_pixels):
+            return run(args)
     except StyleKernelError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

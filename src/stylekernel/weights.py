@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stylekernel.errors import CheckpointError, WeightsNotFoundError
+from stylekernel.errors import CheckpointError, WeightsNotFoundError, exception_summary
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,21 @@ def _missing_message(w: WeightFile, where: Path, why: str) -> str:
     )
 
 
+OFFLINE_REASON = "offline mode: STYLEKERNEL_OFFLINE/HF_HUB_OFFLINE is set"
+
+
 def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
-    """Download ``name`` into the cache (atomically) and verify its hash where one is known."""
+    """Download ``name`` into the cache (atomically) and verify its hash where one is known.
+
+    A cached file is returned as it is (unless ``force``); in offline mode nothing is fetched
+    (WeightsNotFoundError). Errors carry a short ``reason``.
+    """
     w = spec(name)
     dst = path_for(name)
     if dst.is_file() and not force:
         return dst
+    if offline():
+        raise WeightsNotFoundError(_missing_message(w, dst, OFFLINE_REASON), reason=OFFLINE_REASON)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{w.filename}.", suffix=".part", dir=dst.parent)
     os.close(fd)
@@ -150,16 +159,17 @@ def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
         _fetch(w.url, tmp, progress=progress)
         digest = sha256_file(tmp)
         if w.sha256 and digest != w.sha256:
-            raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: sha256 {digest} != {w.sha256}")
+            why = f"sha256 {digest} != {w.sha256}"
+            raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: {why}", reason=why)
         if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
-            raise WeightsNotFoundError(
-                f"weights '{w.name}' from {w.url}: sha256 {digest[:8]}... does not start with {w.sha256_prefix}"
-            )
+            why = f"sha256 {digest[:8]}... does not start with {w.sha256_prefix}"
+            raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: {why}", reason=why)
         os.replace(tmp, dst)
     except WeightsNotFoundError:
         raise
     except (OSError, ValueError) as exc:  # URLError, socket timeouts, HTTP errors
-        raise WeightsNotFoundError(_missing_message(w, dst, f"download failed: {exc}")) from None
+        why = f"download failed: {exc}"
+        raise WeightsNotFoundError(_missing_message(w, dst, why), reason=why) from None
     finally:
         tmp.unlink(missing_ok=True)
     return dst
@@ -190,10 +200,8 @@ def resolve(name: str) -> Path:
     """Path of the cached file ``name``, downloading it first unless offline."""
     w = spec(name)
     dst = path_for(name)
-    if dst.is_file():
-        return dst
-    if offline():
-        raise WeightsNotFoundError(_missing_message(w, dst, "offline mode: STYLEKERNEL_OFFLINE/HF_HUB_OFFLINE is set"))
+    if dst.is_file() or offline():
+        return download(name)  # offline: the one WeightsNotFoundError of download()
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
@@ -213,7 +221,7 @@ def load_state_dict(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, zip errors, truncated files
-        raise CheckpointError(f"{path} is not a readable weight file: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"{path} is not a readable weight file ({type(exc).__name__}: {exception_summary(exc)})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from stylekernel import weights
+from stylekernel.errors import WeightsNotFoundError
 
 
 def main(argv: list[str]) -> int:
@@ -44,11 +46,26 @@ def main(argv: list[str]) -> int:
                 print(f"  {'':<15} --{part} {name}" + (f"  sha256 {digest}" if digest else ""))
         return 0
 
-    names = args.names or list(weights.REGISTRY)
+    return _download(args.names or list(weights.REGISTRY), force=args.force)
+
+
+def _download(names: list[str], *, force: bool) -> int:
+    """Try every name; print each file fetched; end with one line naming what failed and why (exit 2)."""
+    failed: dict[str, str] = {}
     for name in names:
-        path = weights.download(name, force=args.force)
-        print(f"{name}: {path}")
-    return 0
+        try:
+            print(f"{name}: {weights.download(name, force=force)}", flush=True)
+        except WeightsNotFoundError as exc:
+            failed[name] = exc.reason
+    if not failed:
+        return 0
+    reasons = set(failed.values())
+    if len(reasons) == 1:
+        detail = f"{', '.join(failed)} ({reasons.pop()})"
+    else:
+        detail = "; ".join(f"{n} ({why})" for n, why in failed.items())
+    print(f"stylekernel weights: error: {len(failed)} of {len(names)} file(s) not downloaded: {detail}", file=sys.stderr)
+    return 2
 
 
 def _add_import_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

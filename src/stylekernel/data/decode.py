@@ -8,23 +8,32 @@ alpha, EXIF orientation); files that cannot be decoded raise
 Large JPEGs can be decoded at a reduced scale (libjpeg's DCT scaling, PIL's *draft mode*) when the
 caller says how many pixels it needs (``min_side``): a 2400x1800 photo that will be resized to a
 shorter side of 512 is decoded at 1/2 scale (1200x900), roughly 3-4x faster than a full decode.
+
+Pixel budget: an image whose stored size (after any draft reduction) exceeds :func:`max_pixels`
+is refused from its header, before its pixels are decoded: a 17 KB PNG can claim 12000x12000
+pixels. The budget is, in order: the ``max_pixels`` argument of :func:`load_image`, the innermost
+:func:`pixel_budget` block (``stylekernel stylize --max-pixels``), ``$STYLEKERNEL_MAX_PIXELS``, and
+otherwise the machine's memory (or the process's cgroup limit) divided by
+:data:`BYTES_PER_PIXEL`. Pillow's own decompression-bomb limit (about 179 MP) still applies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import os
 import warnings
 from pathlib import Path
 from struct import error as struct_error
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylekernel.errors import ImageDecodeError
 
-__all__ = ["IMAGE_EXTENSIONS", "load_image", "draft_scale", "sniff_reason"]
+__all__ = ["BYTES_PER_PIXEL", "IMAGE_EXTENSIONS", "load_image", "draft_scale", "max_pixels", "pixel_budget", "sniff_reason"]
 
 #: File name extensions (lower case, with the dot) treated as images by folder sources and
 #: ``stylekernel data check``. Matching is case-insensitive.
@@ -41,6 +50,57 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".pgm",
     ".pbm",
 )
+
+#: Memory an input pixel is assumed to cost on its way through stylisation (decoded image, float
+#: tensors, padded copies, output): the default budget is memory / this.
+BYTES_PER_PIXEL = 256
+ENV_MAX_PIXELS = "STYLEKERNEL_MAX_PIXELS"
+_BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("stylekernel_pixel_budget", default=None)
+
+
+def _memory_bytes() -> int:
+    """Physical memory, or the cgroup (container) limit when that is smaller."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 << 30
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < total:
+            total = int(text)
+    return total
+
+
+def max_pixels(override: int | None = None) -> int:
+    """The pixel budget in force (see the module docstring); ``override`` wins when given."""
+    if override is not None:
+        return int(override)
+    scoped = _BUDGET.get()
+    if scoped is not None:
+        return scoped
+    env = os.environ.get(ENV_MAX_PIXELS, "").strip()
+    if env:
+        try:
+            value = int(float(env))
+        except ValueError:
+            raise ImageDecodeError(f"${ENV_MAX_PIXELS}", f"must be a number of pixels, got {env!r}") from None
+        if value >= 1:
+            return value
+    return _memory_bytes() // BYTES_PER_PIXEL
+
+
+@contextlib.contextmanager
+def pixel_budget(pixels: int | None) -> Iterator[None]:
+    """Images loaded inside this block may have at most ``pixels`` pixels (None: the default)."""
+    token = _BUDGET.set(None if pixels is None else int(pixels))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
 
 #: libjpeg can decode at 1/1, 1/2, 1/4 and 1/8 of the full resolution.
 _JPEG_SCALES: tuple[int, ...] = (8, 4, 2, 1)
@@ -154,6 +214,7 @@ def load_image(
     *,
     min_side: int | None = None,
     name: str | None = None,
+    max_pixels: int | None = None,
 ) -> Image.Image:
     """Decode an image file into an 8-bit RGB ``PIL.Image.Image``.
 
@@ -176,13 +237,15 @@ def load_image(
             shorter side of the result is never smaller than ``min_side`` unless the stored
             image itself is smaller. Other formats always decode at full size.
         name: label used in error messages (defaults to the path, or ``<in-memory image>``).
+        max_pixels: the pixel budget for this call (default: see :func:`max_pixels`).
 
     Returns:
         An RGB image (``mode == "RGB"``), fully loaded (the file is closed).
 
     Raises:
         ImageDecodeError: the path is missing or a directory, the file is empty, truncated,
-            text/HTML, of an unknown format, or corrupt. ``exc.reason`` is a short human reason.
+            text/HTML, of an unknown format, or corrupt, or larger than the pixel budget.
+            ``exc.reason`` is a short human reason.
     """
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
@@ -196,15 +259,19 @@ def load_image(
                 # what matters is whether the pixels decode, which is checked below.
                 warnings.simplefilter("ignore")
                 image = Image.open(stream)
+                width, height = image.size
+                scale = 1
                 if min_side is not None and image.format == "JPEG":
                     scale = draft_scale(image.size, min_side)
                     if scale > 1:
-                        width, height = image.size
                         image.draft(image.mode, (width // scale, height // scale))
+                _check_budget(label, width, height, scale, max_pixels)
                 image.load()
                 image = ImageOps.exif_transpose(image) or image
                 rgb = to_rgb(image)
                 rgb.load()
+        except ImageDecodeError:
+            raise
         except UnidentifiedImageError:
             raise ImageDecodeError(label, sniff_reason(head) or "unrecognised image format") from None
         except Image.DecompressionBombError as exc:
@@ -216,6 +283,18 @@ def load_image(
     if rgb.width < 1 or rgb.height < 1:
         raise ImageDecodeError(label, "image has zero width or height")
     return rgb
+
+
+def _check_budget(label: str, width: int, height: int, scale: int, override: int | None) -> None:
+    """ImageDecodeError when the pixels to decode (``scale``: JPEG draft reduction) exceed the budget."""
+    pixels = -(-width // scale) * -(-height // scale)
+    budget = max_pixels(override)
+    if pixels > budget:
+        raise ImageDecodeError(
+            label,
+            f"{width}x{height} = {pixels:,} pixels to decode exceed the pixel budget of {budget:,} "
+            f"(raise it with --max-pixels or ${ENV_MAX_PIXELS}; refused before decoding)",
+        )
 
 
 def _reason_from_exception(exc: BaseException) -> str:

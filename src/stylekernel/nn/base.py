@@ -8,13 +8,13 @@ every method.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from stylekernel.errors import ConfigError
 from stylekernel.nn.decoder import Decoder
 from stylekernel.nn.encoder import VGGEncoder
 
@@ -49,12 +49,23 @@ class StyleTransferNet(nn.Module):
 
     @staticmethod
     def from_config(config: dict[str, Any]) -> "StyleTransferNet":
-        """Build a network from :meth:`init_config` output (only StyleTransferNet subclasses)."""
-        module_name, _, cls_name = config["class_path"].rpartition(".")
-        cls = getattr(importlib.import_module(module_name), cls_name)
-        if not (isinstance(cls, type) and issubclass(cls, StyleTransferNet)):
-            raise TypeError(f"{config['class_path']} is not a StyleTransferNet")
-        return cls(**config.get("init_args", {}))
+        """Build a network from :meth:`init_config` output.
+
+        ``class_path`` is looked up among the registered networks of the suite
+        (:func:`registered_networks`) and never imported: a checkpoint cannot make this process
+        import a module of its choosing. Raises :class:`ConfigError` for an unknown class or
+        malformed arguments; the constructor raises it for bad values.
+        """
+        if not isinstance(config, dict):
+            raise ConfigError(f"network record must be a mapping, got {type(config).__name__}")
+        class_path = config.get("class_path")
+        init_args = config.get("init_args", {})
+        known = registered_networks()
+        if not isinstance(class_path, str) or class_path not in known:
+            raise ConfigError(f"network class {class_path!r} is not a registered network of the suite (known: {', '.join(sorted(known))})")
+        if not isinstance(init_args, dict) or not all(isinstance(k, str) for k in init_args):
+            raise ConfigError(f"network record of {class_path}: init_args must be a mapping of argument names")
+        return known[class_path](**init_args)
 
     def build_encoder_decoder(
         self,
@@ -113,3 +124,15 @@ class StyleTransferNet(nn.Module):
     def parameter_count(self, trainable_only: bool = True) -> int:
         params = self.trainable_parameters() if trainable_only else list(self.parameters())
         return sum(p.numel() for p in params)
+
+
+def registered_networks() -> dict[str, type[StyleTransferNet]]:
+    """``{"module.Class": class}`` of every network in :data:`stylekernel.baselines.registry.MODELS`.
+
+    The allow-list of :meth:`StyleTransferNet.from_config`: a network is loadable from a
+    checkpoint the moment it is registered, and nothing else is.
+    """
+    from stylekernel.baselines.registry import MODELS
+
+    classes = [c for c in MODELS.values() if isinstance(c, type) and issubclass(c, StyleTransferNet)]
+    return {f"{c.__module__}.{c.__qualname__}": c for c in classes}

@@ -67,13 +67,20 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHT_SOURCES = ("torchvision", "vgg_normalised", "random", "auto")
 PADDING_MODES = ("auto", "reflect", "zeros")
 
-_FROM_CHECKPOINT: contextvars.ContextVar[bool] = contextvars.ContextVar("stylekernel_encoder_from_ckpt", default=False)
+# None: outside weights_from_checkpoint(); else the layout recorded in the checkpoint ("" if unknown).
+_FROM_CHECKPOINT: contextvars.ContextVar[str | None] = contextvars.ContextVar("stylekernel_encoder_from_ckpt", default=None)
 
 
 @contextlib.contextmanager
-def weights_from_checkpoint() -> Iterator[None]:
-    """Inside this block encoders skip loading weights: a checkpoint's state dict will fill them."""
-    token = _FROM_CHECKPOINT.set(True)
+def weights_from_checkpoint(source: str | None = None) -> Iterator[None]:
+    """Inside this block encoders skip loading weights: a checkpoint's state dict will fill them.
+
+    ``source`` is the layout the checkpoint's encoder was built with (``torchvision``,
+    ``vgg_normalised`` or ``random``, the ``encoder_source`` of its record). An encoder whose
+    ``weights`` is a file path or ``"auto"`` takes that layout without looking for the file or the
+    cache: a checkpoint rebuilds on a machine that has neither.
+    """
+    token = _FROM_CHECKPOINT.set(source if source in ("torchvision", "vgg_normalised", "random") else "")
     try:
         yield
     finally:
@@ -118,8 +125,13 @@ class VGGEncoder(nn.Module):
             raise ConfigError(f"VGGEncoder: last_layer must be one of {LAYERS}, got {last_layer!r}")
         if padding_mode not in PADDING_MODES:
             raise ConfigError(f"VGGEncoder: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-        source = self._source_kind(weights)
-        if source == "auto" and not _FROM_CHECKPOINT.get():
+        recorded = _FROM_CHECKPOINT.get()
+        from_checkpoint = recorded is not None
+        if from_checkpoint and weights not in ("torchvision", "vgg_normalised", "random"):
+            source = recorded or ("auto" if weights == "auto" else "torchvision")  # the file is not needed
+        else:
+            source = self._source_kind(weights)
+        if source == "auto" and not from_checkpoint:
             try:
                 weight_files.resolve("vgg19")
                 source = "torchvision"
@@ -147,7 +159,7 @@ class VGGEncoder(nn.Module):
                 self.layers[name] = nn.MaxPool2d(2, 2, ceil_mode=self.ceil_mode)
             if name == last_layer:
                 break
-        if not _FROM_CHECKPOINT.get():
+        if not from_checkpoint:
             self._load(weights, source)
         for p in self.parameters():
             p.requires_grad_(False)
