@@ -15,11 +15,13 @@ and relu5_1 rather than AdaIN's target loss.
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
 from torch import Tensor
 
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.functional import adain
-
+from stylekernel.nn.functional import mean_std
 
 
 class AdaINNet(StyleTransferNet):
@@ -33,7 +35,19 @@ class AdaINNet(StyleTransferNet):
         super().__init__()
         self.build_encoder_decoder(encoder_weights)
 
-    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> (B, 512, h, w)."""
+    # tiled transform (stylekernel.tiling.tiled_transform): pointwise given the global statistics
+    transform_halo = 0
+
+    def style_state(self, style: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """relu4_1 of the style (B, 512, h', w') -> its mean and std (B, 512, 1, 1), fp32."""
+        return mean_std(style["relu4_1"])
+
+    def transform_global(self, content: dict[str, Tensor], style_state: tuple[Tensor, Tensor]) -> dict[str, Any]:
+        return {"content": mean_std(content["relu4_1"]), "style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: dict[str, Any]) -> Tensor:
+        """relu4_1 of a content tile (B, 512, h, w) -> (x - mu_c) / sigma_c * sigma_s + mu_s (B, 512, h, w)."""
         zc = content["relu4_1"]
-        return adain(zc, style["relu4_1"]).to(zc.dtype)
+        (c_mean, c_std), (s_mean, s_std) = state["content"], state["style"]
+        with torch.autocast(device_type=zc.device.type, enabled=False):
+            return ((zc.float() - c_mean) / c_std * s_std + s_mean).to(zc.dtype)
