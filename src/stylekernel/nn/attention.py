@@ -27,10 +27,18 @@ RowTransform = Callable[[Tensor, int, int], Tensor]
 RowWeights = Callable[[Tensor, int, int], Tensor]
 
 
+def _full(x: Tensor) -> Tensor:
+    """x in float32, or float64 if it already is."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def attention_logits(q: Tensor, k: Tensor, scale: float = 1.0) -> Tensor:
-    """q kᵀ · scale in float32 whatever the autocast state: q (B, n, D), k (B, Ns, D) -> (B, n, Ns)."""
+    """q kᵀ · scale in float32 (float64 inputs stay float64) whatever the autocast state.
+
+    q (B, n, D), k (B, Ns, D) -> (B, n, Ns).
+    """
     with torch.autocast(device_type=q.device.type, enabled=False):
-        logits = torch.bmm(q.float(), k.float().transpose(1, 2))
+        logits = torch.bmm(_full(q), _full(k).transpose(1, 2))
         if scale != 1.0:
             logits = logits * scale if logits.requires_grad else logits.mul_(scale)
         return logits
@@ -39,7 +47,7 @@ def attention_logits(q: Tensor, k: Tensor, scale: float = 1.0) -> Tensor:
 def softmax_fp32(logits: Tensor, dim: int = -1) -> Tensor:
     """Softmax in float32 (outside autocast), whatever the input dtype."""
     with torch.autocast(device_type=logits.device.type, enabled=False):
-        return torch.softmax(logits.float(), dim=dim)
+        return torch.softmax(_full(logits), dim=dim)
 
 
 def chunked_attention(
@@ -75,7 +83,7 @@ def chunked_attention(
         qc = q[:, start:end]
         if row_transform is None and row_weights is None:
             with torch.autocast(device_type=q.device.type, enabled=False):
-                out = F.scaled_dot_product_attention(qc.float(), k.float(), v.float(), scale=scale)
+                out = F.scaled_dot_product_attention(_full(qc), _full(k), _full(v), scale=scale)
             outputs.append(out.to(v.dtype))
             continue
         logits = attention_logits(qc, k, scale)
