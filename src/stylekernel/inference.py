@@ -333,8 +333,9 @@ class Stylizer:
         device: "cpu", "cuda", "cuda:1", "mps" or "auto".
         precision: "fp32", "bf16" or "fp16" (autocast; statistics stay fp32 inside the net).
         style_size: shorter side of style images (see the rule above); None keeps their size.
-        tile_size: encoder/decoder tile side in pixels; images larger than this are processed
-            in exact overlapping tiles. None disables tiling.
+        tile_size: tile side in pixels of the encoder, the transform (tile_size / 8 relu4_1
+            cells) and the decoder; larger images are processed in exact overlapping tiles.
+            None disables tiling.
         query_chunk_size: overrides the attention's query chunk size (content positions per
             chunk) of every attention module; None keeps the network's own setting.
         feature_cache_bytes: encoder features of recent inputs are kept (least recently used

@@ -1,4 +1,4 @@
-"""Exact tiled encoding (image -> relu4_1) and decoding (relu4_1 -> image) for large images.
+"""Exact tiled encoding (image -> relu4_1), transform (relu4_1 -> stylised relu4_1) and decoding.
 
 Why tiles are exact here: every layer of the VGG encoder and of the decoder is local (3x3
 convolutions, 2x2 pools, nearest x2 upsampling, pointwise activations). An output position
@@ -9,15 +9,19 @@ image), then the tile's central part ("core") is computed from exactly the same 
 whole image: zero/reflection padding inside the tile only touches the halo, which is cropped
 away. Tiled and untiled results then agree up to floating-point summation order.
 
-The attention and the per-pixel dynamic convolution are *not* tiled: they need the whole relu4_1
-map (every content position attends to every style position, and the style kernels are
-per-pixel), and at 4096x4096 that map is only 512 x 512 x 512 floats (0.5 GB). Only the two
-stages whose activations scale with the pixel count (relu1_1 of a 4K image is 64 x 4096² floats =
-4 GB) are tiled.
+The transform is local too once its global quantities are known: the mean/std of the whole
+content map (for mvn) and everything that comes from the style (the attention's keys and values,
+AdaIN's statistics). A network opts in through the hook of :class:`StyleTransferNet`
+(``style_state`` -> ``transform_global`` -> ``transform_local`` with a declared
+``transform_halo``); :func:`tiled_transform` then runs ``transform_local`` per tile. Every
+content position attends to all style positions on its own, so the attention is exact per tile;
+the 3x3 convolutions (CGM head, kernel generator) and the k x k dynamic convolution need the
+halo. Networks that do not opt in are transformed in one pass.
 
 Halos of the default VGG19 / decoder (computed, not hard-coded): the encoder to relu4_1 needs 30
 pixels each side (rounded up to 32, a multiple of the stride), the decoder needs a few relu4_1
-cells each side (see :func:`decoder_halo`).
+cells each side (see :func:`decoder_halo`); StyleKernelNet's transform 2 cells (1 for the CGM
+head + 1 for the kernel generator, or k // 2 for large kernels).
 """
 
 from __future__ import annotations

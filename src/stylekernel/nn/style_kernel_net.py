@@ -13,6 +13,12 @@ One image through the code (shapes for a 256x256 content image, relu4_1 level):
 With ``use_relu5_1`` a second branch runs at relu5_1 and its output is upsampled and added
 before a 3x3 merge conv (the SANet two-level layout). Every reconstructed choice of
 ``METHOD.md`` is a constructor argument.
+
+Inference tiles the transform (``stylekernel.tiling.tiled_transform``): ``style_state`` gives
+each level's attention keys/values (once per style), ``transform_global`` the content map's
+mean/std, and ``transform_local`` runs SAE + CGM + kernels + dynamic conv on a tile with
+``transform_halo`` relu4_1 cells of context. ``transform`` is the same composition on the whole
+map, so training and tiled inference run the same code.
 """
 
 from __future__ import annotations
