@@ -1,11 +1,13 @@
 """Inference cost of ``Stylizer`` (the engine of ``stylekernel stylize``): time and peak memory vs size.
 
-    python experiments/benchmarks/inference_cost.py                          # CPU, 256..2048, ours + AdaIN
-    python experiments/benchmarks/inference_cost.py --sizes 256 512 1024 2048 4096 --time-budget 3600
+    python experiments/benchmarks/inference_cost.py                          # 512..8192 within --time-budget
+    python experiments/benchmarks/inference_cost.py --sizes 512 1024 --repeats 5
+    python experiments/benchmarks/inference_cost.py --device cuda            # GPU: allocator peak per case
     python experiments/benchmarks/inference_cost.py --make-checkpoint /tmp/random.ckpt   # for /usr/bin/time -v
 
-Each (model, size) case runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``)
-is its own: reported are the process's whole peak RSS and the growth during stylisation (peak
+Each (model, size) case runs in a fresh subprocess, so its peak resident memory (``VmHWM``)
+is its own (on CUDA also the allocator's peak, ``torch.cuda.max_memory_allocated``, reset per
+case): reported are the process's whole peak RSS and the growth during stylisation (peak
 minus the RSS after building the network, before any image; it includes the warm-up passes,
 which are never larger than the timed one). Time per image: ``Stylizer.stylize_tensor`` on a
 square random content image of the given side and a 512x512 style image (the default style
@@ -15,7 +17,12 @@ time is reported next to wall time: on a shared machine the wall time includes w
 other processes. AdaIN (the same VGG encoder and decoder with a parameter-free transform) is the
 floor: ``ratio`` = ours / AdaIN is the cost of the dynamic kernels. Encoders use random weights
 (the weights do not change the cost). Sizes are skipped once the predicted time of the next
-one (4x the previous) exceeds ``--time-budget`` seconds per case. Prints a table and writes JSON.
+one (4x the previous) exceeds ``--time-budget`` seconds per case. ``estimate_mb`` is the
+engine's own memory estimate (``stylekernel.inference.estimate_stylize_bytes``, which refuses
+contents too large) next to the measured growth. FLOPs (``--flops-size``, default 512): the
+convolution and matrix-multiply FLOPs of one ``stylize_tensor`` call and of the transform alone
+(``torch.utils.flop_counter``), so the transform's share -- the floor of the time ratio -- is
+printed and saved. Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ import json
 import logging
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -47,7 +53,9 @@ def _rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    from stylekernel_eval.timing import peak_rss_mb
+
+    return peak_rss_mb()
 
 
 def build_net(model: str) -> Any:
@@ -94,6 +102,9 @@ def measure_case(case: dict[str, Any]) -> dict[str, Any]:
         cpu.append(time.process_time() - c0)
         del out
     peak = _peak_rss_mb()
+    from stylekernel.inference import estimate_stylize_bytes
+
+    estimate = estimate_stylize_bytes(net, size, size, tile_size=case["tile_size"]) / 2**20
     return {
         "model": case["model"],
         "size": size,
@@ -107,7 +118,29 @@ def measure_case(case: dict[str, Any]) -> dict[str, Any]:
         "rss_before_mb": round(rss_before, 1),
         "peak_growth_mb": round(peak - rss_before, 1),
         "cuda_peak_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
+        "estimate_mb": round(estimate, 1),
     }
+
+
+def count_flops(case: dict[str, Any]) -> dict[str, Any]:
+    """FLOPs (convolutions and matrix products) of one stylize_tensor call and of its transform."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from stylekernel.inference import Stylizer
+
+    logging.getLogger("stylekernel.nn.encoder").setLevel(logging.ERROR)
+    net = build_net(case["model"])
+    stylizer = Stylizer(net, tile_size=case["tile_size"], feature_cache_bytes=0)
+    size, ss = case["size"], case["style_size"]
+    content, style = torch.rand(1, 3, size, size), torch.rand(1, 3, ss, ss)
+    with FlopCounterMode(display=False) as total:
+        stylizer.stylize_tensor(content, [style])
+    with torch.inference_mode():
+        fc, fs = net.encode(content), net.encode(style)
+        with FlopCounterMode(display=False) as transform:
+            net.transform(fc, fs)
+    return {"model": case["model"], "size": size, "flops": total.get_total_flops(), "transform_flops": transform.get_total_flops()}
 
 
 def run_isolated(case: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +173,8 @@ def make_checkpoint(path: Path, model: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024, 2048])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[512, 1024, 2048, 4096, 8192])
+    parser.add_argument("--flops-size", type=int, default=512, help="content side of the FLOP count (0: skip)")
     parser.add_argument("--style-size", type=int, default=512)
     parser.add_argument("--tile-size", type=int, default=1024)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
@@ -153,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--make-checkpoint", type=Path, default=None, help="write a random-weight checkpoint and exit")
     args = parser.parse_args(argv)
     if args.case:
-        print(json.dumps(measure_case(json.loads(args.case))))
+        case = json.loads(args.case)
+        print(json.dumps(count_flops(case) if case.get("flops") else measure_case(case)))
         return 0
     if args.make_checkpoint:
         make_checkpoint(args.make_checkpoint, args.models[0])
@@ -161,7 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     rows: list[dict[str, Any]] = []
     last_time: dict[str, float] = {}
-    header = f"{'model':<12} {'size':>5} {'wall s/img':>11} {'cpu s/img':>10} {'peak RSS MB':>12} {'growth MB':>10}"
+    flops: dict[str, Any] = {}
+    if args.flops_size:
+        for model in args.models:
+            row = run_isolated({"model": model, "size": args.flops_size, "style_size": args.style_size,
+                                "tile_size": args.tile_size, "flops": True})  # fmt: skip
+            flops[model] = row
+            if "flops" in row:
+                print(f"{model:<12} {args.flops_size:>5}: {row['flops'] / 1e9:.1f} GFLOP per image, transform "
+                      f"{row['transform_flops'] / 1e9:.1f} GFLOP ({100 * row['transform_flops'] / row['flops']:.1f} %)")  # fmt: skip
+        if all("flops" in flops.get(m, {}) for m in ("stylekernel", "adain")):
+            floor = flops["stylekernel"]["flops"] / flops["adain"]["flops"]
+            flops["flop_ratio_stylekernel_over_adain"] = round(floor, 3)
+            print(f"FLOP ratio stylekernel / adain at {args.flops_size}: {floor:.3f} (the floor of the time ratio)")
+    header = (f"{'model':<12} {'size':>5} {'wall s/img':>11} {'cpu s/img':>10} {'peak RSS MB':>12} {'growth MB':>10} "
+              f"{'estimate MB':>12} {'cuda peak MB':>13}")  # fmt: skip
     print(header, flush=True)
     for size in sorted(args.sizes):
         for model in args.models:
@@ -178,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{model:<12} {size:>5} failed: {row['error']}", flush=True)
                 continue
             last_time[model] = row["seconds_per_image"]
+            cuda_peak = "-" if row["cuda_peak_mb"] is None else f"{row['cuda_peak_mb']:.0f}"
             print(
                 f"{model:<12} {size:>5} {row['seconds_per_image']:>11.2f} {row['cpu_seconds_per_image']:>10.2f} "
-                f"{row['peak_rss_mb']:>12.0f} {row['peak_growth_mb']:>10.0f}",
+                f"{row['peak_rss_mb']:>12.0f} {row['peak_growth_mb']:>10.0f} {row['estimate_mb']:>12.0f} {cuda_peak:>13}",
                 flush=True,
             )
     ratios = {}
@@ -192,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                 "wall": round(ours["seconds_per_image"] / floor["seconds_per_image"], 3),
                 "cpu": round(ours["cpu_seconds_per_image"] / floor["cpu_seconds_per_image"], 3),
                 "peak_growth": round(ours["peak_growth_mb"] / max(floor["peak_growth_mb"], 1.0), 3),
+                "peak_rss": round(ours["peak_rss_mb"] / floor["peak_rss_mb"], 3),
+                **({"cuda_peak": round(ours["cuda_peak_mb"] / floor["cuda_peak_mb"], 3)} if ours.get("cuda_peak_mb") else {}),
             }
             print(f"ratio stylekernel / adain at {size}: wall {ratios[size]['wall']:.2f}x, cpu {ratios[size]['cpu']:.2f}x, "
-                  f"memory growth {ratios[size]['peak_growth']:.2f}x")  # fmt: skip
+                  f"peak RSS {ratios[size]['peak_rss']:.2f}x, memory growth {ratios[size]['peak_growth']:.2f}x")  # fmt: skip
     import torch
 
     result = {
@@ -209,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         "tile_size": args.tile_size,
         "precision": args.precision,
         "encoder_weights": "random (weights do not change the cost)",
+        "command": " ".join(sys.argv),
+        "flops": flops,
         "results": rows,
         "ratio_stylekernel_over_adain": ratios,
     }

@@ -31,9 +31,13 @@ The rules (each one documented where it is implemented):
 * **Transparency.** Images are decoded by :func:`stylekernel.data.decode.load_image`, which
   composites transparent pixels on white. With ``keep_alpha=True`` (default) the content's alpha
   channel is put back on the stylised result, which is then an RGBA image.
-* **Memory.** The attention runs in query chunks; the encoder and decoder run in overlapping tiles
-  of ``tile_size`` pixels (exact, see :mod:`stylekernel.tiling`), so a 4096x4096 image needs a
-  few GB, dominated by the untiled relu4_1 stage.
+* **Memory.** The encoder, the transform and the decoder all run in overlapping tiles of
+  ``tile_size`` pixels (exact, see :mod:`stylekernel.tiling`): the transform's global part
+  (content mean/std, the style's keys/values) is computed first, then each tile is transformed
+  with the halo its 3x3 / k x k stages need. What stays whole-image is the content, its relu4_1
+  map, the stylised map and the output (about 100 bytes per pixel); a content whose estimate
+  exceeds the available memory is refused before any work (``ContentTooLargeError``, with the
+  ``--max-side`` that would fit).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import logging
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -55,7 +59,7 @@ from torch import Tensor
 from stylekernel.color import COLOR_MODES, ColorMode, match_color_histogram, preserve_luminance
 from stylekernel.errors import ConfigError, StyleKernelError, check
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.tiling import tiled_decode, tiled_encode
+from stylekernel.tiling import tiled_decode, tiled_encode, tiled_transform
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,68 @@ class InferenceOutOfMemoryError(StyleKernelError, MemoryError):
 
 class OutputWriteError(StyleKernelError, OSError):
     """An output image could not be written (disk full, permission denied, ...)."""
+
+
+class ContentTooLargeError(ConfigError):
+    """The content would not fit in memory even tiled; the message gives the ``--max-side`` that fits."""
+
+
+# --- memory -----------------------------------------------------------------------------------
+#: bytes per padded content pixel held at the peak of stylize_tensor (fp32): the content and its
+#: padded copy (3 + 3 floats), the relu4_1 map (512 / 64 floats; relu5_1 adds 512 / 256), the
+#: transform's accumulator (512 / 64) and, while decoding, the output and its clamped copy (3 + 3);
+#: the largest of the two phases is taken (see estimate_stylize_bytes).
+_ENCODE_PHASE_FLOATS = 3 + 3 + 512 / 64 + 512 / 64
+_DECODE_PHASE_FLOATS = 3 + 3 + 512 / 64 + 3 + 3
+#: bytes per pixel of one encoder/decoder tile at full resolution (64-channel relu1 maps in and
+#: out of a conv, plus the convolution's workspace), measured order of magnitude.
+_TILE_BYTES_PER_PIXEL = 64 * 4 * 3
+
+
+def estimate_stylize_bytes(net: StyleTransferNet, width: int, height: int, *, tile_size: Optional[int]) -> int:
+    """Peak extra bytes of ``Stylizer.stylize_tensor`` (+ PIL conversion) for a ``width`` x ``height`` content.
+
+    A model, not a measurement: the whole-image tensors that coexist at the peak (content,
+    relu4_1 features, the stylised features, the decoded image) plus one tile's working set
+    (``tile_size`` + the encoder halo, squared; the whole image when tiling is off). It tracks
+    the measured peak RSS within about 25 % from 1024 to 8192 pixels (see docs/inference.md).
+    """
+    stride = net.stride
+    ph = max(2 * stride, -(-height // stride) * stride)
+    pw = max(2 * stride, -(-width // stride) * stride)
+    pixels = ph * pw
+    extra_levels = sum(512 / 256 for name in net.feature_layers if name == "relu5_1")
+    whole = max(_ENCODE_PHASE_FLOATS + extra_levels, _DECODE_PHASE_FLOATS) * 4 * pixels
+    side = max(ph, pw) if tile_size is None else min(max(ph, pw), tile_size) + 2 * 32
+    tile = _TILE_BYTES_PER_PIXEL * side * min(side, max(ph, pw) + 64)
+    return int(whole + tile + 4 * pixels)  # + the 8-bit output image and its PIL copy
+
+
+def available_memory_bytes(device: torch.device) -> Optional[int]:
+    """Memory the stylisation may still use: free CUDA memory (+ this process's cached blocks)
+    on a GPU, ``MemAvailable`` of /proc/meminfo on the CPU; None when unknown."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _nbytes(obj: Any) -> int:
+    """Bytes of the tensors in a (nested) dict / tuple / list."""
+    if isinstance(obj, Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(v) for v in obj)
+    return 0
 
 
 # --- image conversion -------------------------------------------------------------------------
@@ -144,6 +210,17 @@ def load_input(source: ImageInput, *, what: str = "image") -> tuple[Tensor, Opti
             raise ConfigError(f"{what}: expected a (3, H, W) or (1, 3, H, W) tensor, got shape {tuple(source.shape)}")
         return x.expand(1, 3, *x.shape[-2:]).contiguous(), None
     raise ConfigError(f"{what}: expected a path, a PIL image or a tensor, got {type(source).__name__}")
+
+
+def _header_size(source: ImageInput) -> Optional[tuple[int, int]]:
+    """(W, H) of an image file from its header (no decoding), or None (not a path, unreadable)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    try:
+        with Image.open(source) as im:
+            return im.size
+    except Exception:  # noqa: BLE001 - load_input reports undecodable files properly
+        return None
 
 
 # --- geometry ---------------------------------------------------------------------------------
@@ -256,15 +333,19 @@ class Stylizer:
         device: "cpu", "cuda", "cuda:1", "mps" or "auto".
         precision: "fp32", "bf16" or "fp16" (autocast; statistics stay fp32 inside the net).
         style_size: shorter side of style images (see the rule above); None keeps their size.
-        tile_size: encoder/decoder tile side in pixels; images larger than this are processed
-            in exact overlapping tiles. None disables tiling.
+        tile_size: tile side in pixels of the encoder, the transform (tile_size / 8 relu4_1
+            cells) and the decoder; larger images are processed in exact overlapping tiles.
+            None disables tiling.
         query_chunk_size: overrides the attention's query chunk size (content positions per
             chunk) of every attention module; None keeps the network's own setting.
         feature_cache_bytes: encoder features of recent inputs are kept (least recently used
             first out, up to this many bytes; 0 disables), keyed by a hash of the exact input
             pixels, so stylising one content with many styles, or many contents with the same
             styles (folder mode), encodes each image once. Call :meth:`clear_cache` after
-            changing the network's weights.
+            changing the network's weights. The style's transform state (for StyleKernelNet the
+            attention's keys and values) is cached the same way.
+        memory_check: refuse, before any work, a content whose estimated memory
+            (:func:`estimate_stylize_bytes`) exceeds the memory available (:class:`ContentTooLargeError`).
     """
 
     def __init__(
@@ -277,6 +358,7 @@ class Stylizer:
         tile_size: Optional[int] = 1024,
         query_chunk_size: Optional[int] = None,
         feature_cache_bytes: int = 1 << 30,
+        memory_check: bool = True,
     ) -> None:
         check(precision in PRECISIONS, f"precision must be one of fp32, bf16, fp16, got {precision!r}")
         check(style_size is None or style_size >= 1, f"style_size must be >= 1 or None, got {style_size}")
@@ -288,7 +370,8 @@ class Stylizer:
         self.tile_size = tile_size
         self.net = net.eval().to(self.device)
         self.feature_cache_bytes = int(feature_cache_bytes)
-        self._cache: OrderedDict[tuple[Any, ...], dict[str, Tensor]] = OrderedDict()
+        self.memory_check = memory_check
+        self._cache: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
         if query_chunk_size is not None:
             check(query_chunk_size >= 1, f"query_chunk_size must be >= 1, got {query_chunk_size}")
             _set_query_chunk_size(self.net, query_chunk_size)
@@ -336,6 +419,9 @@ class Stylizer:
         styles_in = list(style) if isinstance(style, (list, tuple)) else [style]
         check(len(styles_in) >= 1, "at least one style image is needed")
         check(mask is None or style_weights is None, "use either a mask or style_weights, not both")
+        header = _header_size(content)
+        if header is not None:  # refuse a content too large for memory before decoding it
+            self.check_memory(*fit_max_side(header, max_side))
         content_t, content_alpha = load_input(content, what="content")
         size = (content_t.shape[-1], content_t.shape[-2])
         new_size = fit_max_side(size, max_side)
@@ -386,6 +472,7 @@ class Stylizer:
         net, stride = self.net, self.net.stride
         h, w = content.shape[-2:]
         check(mask is None or tuple(mask.shape[-2:]) == (h, w), f"mask must be {h}x{w}, got {None if mask is None else tuple(mask.shape[-2:])}")
+        self.check_memory(w, h)
         content_padded = pad_to_multiple(content, stride, min_size=2 * stride)
         try:
             with torch.inference_mode(), self._autocast():
@@ -398,10 +485,10 @@ class Stylizer:
                 else:
                     weights = list(normalise_weights(style_weights, len(styles)))
                 z: Optional[Tensor] = None
-                for style, weight in zip(styles, weights):
-                    t = net.transform(fc, self._encode(fit_style_to_stride(style, stride))).float()
-                    z = t * weight if z is None else z.add_(t * weight)  # never in place on t: it may alias cached features
-                    del t
+                for style, weight in zip(styles, weights):  # global part once, then tile by tile
+                    state = net.transform_global(fc, self._style_state(fit_style_to_stride(style, stride)))
+                    z = tiled_transform(net, fc, state, tile_size=self.tile_size, out=z, weight=weight)
+                    del state
                 assert z is not None
                 if len(styles) == 1 and mask is not None:  # unmasked area keeps the content
                     z.add_((1 - weights[0]) * base.float())
@@ -409,6 +496,7 @@ class Stylizer:
                     z = z.mul_(alpha).add_(base.float(), alpha=1.0 - alpha)
                 del fc, base
                 out = tiled_decode(net, z, tile_size=self.tile_size) if self.tile_size else net.decode(z)
+                del z
         except torch.OutOfMemoryError as exc:
             raise InferenceOutOfMemoryError(self._oom_message(h, w, exc)) from None
         except RuntimeError as exc:
@@ -419,28 +507,73 @@ class Stylizer:
 
     # --- internals --------------------------------------------------------------------------
     def clear_cache(self) -> None:
-        """Forget cached encoder features (needed after changing the network's weights)."""
+        """Forget cached encoder features and style states (needed after changing the weights)."""
         self._cache.clear()
 
+    def _cached(self, kind: str, image: Tensor, compute: Callable[[Tensor], Any]) -> Any:
+        """``compute(image on the device)`` through the LRU cache, keyed by ``kind`` and a hash of the pixels."""
+        if self.feature_cache_bytes <= 0:
+            return compute(image.to(self.device))
+        pixels = image.detach().cpu().contiguous()
+        digest = hashlib.blake2b(memoryview(pixels.numpy()).cast("B"), digest_size=16).hexdigest()  # no copy
+        key = (kind, tuple(pixels.shape), str(pixels.dtype), str(self.amp_dtype), digest)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key][0]
+        value = compute(image.to(self.device))
+        size = _nbytes(value)
+        if size <= self.feature_cache_bytes:
+            self._cache[key] = (value, size)
+            while sum(n for _, n in self._cache.values()) > self.feature_cache_bytes:
+                self._cache.popitem(last=False)
+        return value
+
     def _encode(self, image: Tensor) -> dict[str, Tensor]:
-        """Encoder features of a padded image (1, 3, H, W) on the CPU, tiled, through the LRU cache."""
-        key = None
-        if self.feature_cache_bytes > 0:
-            pixels = image.detach().cpu().contiguous()
-            digest = hashlib.blake2b(memoryview(pixels.numpy()).cast("B"), digest_size=16).hexdigest()  # no copy
-            key = (tuple(pixels.shape), str(pixels.dtype), digest)
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        x = image.to(self.device)
-        feats = tiled_encode(self.net, x, tile_size=self.tile_size) if self.tile_size else self.net.encode(x)
-        if key is not None:
-            size = sum(f.numel() * f.element_size() for f in feats.values())
-            if size <= self.feature_cache_bytes:
-                self._cache[key] = feats
-                while sum(sum(f.numel() * f.element_size() for f in v.values()) for v in self._cache.values()) > self.feature_cache_bytes:
-                    self._cache.popitem(last=False)
-        return feats
+        """Encoder features of a padded image (1, 3, H, W), tiled, through the LRU cache."""
+        net, tile = self.net, self.tile_size
+        return self._cached("features", image, lambda x: tiled_encode(net, x, tile_size=tile) if tile else net.encode(x))
+
+    def _style_state(self, style: Tensor) -> Any:
+        """``net.style_state`` of a stride-fitted style image (its features and e.g. attention K/V), cached:
+        a folder of contents with one style encodes the style once."""
+        net, tile = self.net, self.tile_size
+        return self._cached(
+            "style_state", style, lambda x: net.style_state(tiled_encode(net, x, tile_size=tile) if tile else net.encode(x))
+        )
+
+    # --- memory -----------------------------------------------------------------------------
+    def estimate_memory(self, width: int, height: int) -> int:
+        """Bytes that stylising a ``width`` x ``height`` content adds to this process (or device).
+
+        See :func:`estimate_stylize_bytes`; styles (at most 4 x style_size squared) are small
+        next to a content that could exceed memory.
+        """
+        return estimate_stylize_bytes(self.net, width, height, tile_size=self.tile_size)
+
+    def check_memory(self, width: int, height: int) -> None:
+        """Refuse (:class:`ContentTooLargeError`, one line) a content that cannot fit even tiled.
+
+        The message gives the estimate, the memory available and the ``--max-side`` that would
+        fit. Does nothing when ``memory_check`` is off or the available memory is unknown.
+        """
+        if not self.memory_check:
+            return
+        available = available_memory_bytes(self.device)
+        need = self.estimate_memory(width, height)
+        if available is None or need <= available:
+            return
+        lo, hi = 0, max(width, height)  # largest max_side whose estimate fits (estimates grow with the side)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.estimate_memory(*fit_max_side((width, height), mid)) <= available:
+                lo = mid
+            else:
+                hi = mid - 1
+        hint = f"--max-side {lo} would fit" if lo >= 1 else "no --max-side fits"
+        raise ContentTooLargeError(
+            f"content {width}x{height} needs about {need / 2**30:.1f} GiB to stylize on {self.device} "
+            f"(tile size {self.tile_size}), {available / 2**30:.1f} GiB available; {hint}"
+        )
 
     @contextlib.contextmanager
     def _autocast(self) -> Iterator[None]:
@@ -500,7 +633,10 @@ OUTPUT_FORMATS: dict[str, str] = {
 }  # fmt: skip
 
 __all__ = [
+    "ContentTooLargeError",
     "InferenceOutOfMemoryError",
+    "available_memory_bytes",
+    "estimate_stylize_bytes",
     "OUTPUT_FORMATS",
     "OutputWriteError",
     "Stylizer",

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: $STYLEKERNEL_MAX_PIXELS, else sized to this machine's memory)")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast precision (default fp32)")
-    p.add_argument("--tile-size", type=_positive_int_or_none, default=1024, help="encoder/decoder tile side in pixels, exact overlap tiling (default 1024); 0 disables")
+    p.add_argument("--tile-size", type=_positive_int_or_none, default=1024, help="encoder/transform/decoder tile side in pixels, exact overlap tiling (default 1024); 0 disables")
     p.add_argument("--query-chunk-size", type=_positive_int_or_none, default=None, help="content positions per attention chunk (default: the checkpoint's)")
     p.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif"), help="output format in folder mode (default png)")
     p.add_argument("--no-keep-alpha", dest="keep_alpha", action="store_false", help="drop the content's transparency (flatten on white)")

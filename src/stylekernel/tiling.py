@@ -1,4 +1,4 @@
-"""Exact tiled encoding (image -> relu4_1) and decoding (relu4_1 -> image) for large images.
+"""Exact tiled encoding (image -> relu4_1), transform (relu4_1 -> stylised relu4_1) and decoding.
 
 Why tiles are exact here: every layer of the VGG encoder and of the decoder is local (3x3
 convolutions, 2x2 pools, nearest x2 upsampling, pointwise activations). An output position
@@ -9,15 +9,19 @@ image), then the tile's central part ("core") is computed from exactly the same 
 whole image: zero/reflection padding inside the tile only touches the halo, which is cropped
 away. Tiled and untiled results then agree up to floating-point summation order.
 
-The attention and the per-pixel dynamic convolution are *not* tiled: they need the whole relu4_1
-map (every content position attends to every style position, and the style kernels are
-per-pixel), and at 4096x4096 that map is only 512 x 512 x 512 floats (0.5 GB). Only the two
-stages whose activations scale with the pixel count (relu1_1 of a 4K image is 64 x 4096² floats =
-4 GB) are tiled.
+The transform is local too once its global quantities are known: the mean/std of the whole
+content map (for mvn) and everything that comes from the style (the attention's keys and values,
+AdaIN's statistics). A network opts in through the hook of :class:`StyleTransferNet`
+(``style_state`` -> ``transform_global`` -> ``transform_local`` with a declared
+``transform_halo``); :func:`tiled_transform` then runs ``transform_local`` per tile. Every
+content position attends to all style positions on its own, so the attention is exact per tile;
+the 3x3 convolutions (CGM head, kernel generator) and the k x k dynamic convolution need the
+halo. Networks that do not opt in are transformed in one pass.
 
 Halos of the default VGG19 / decoder (computed, not hard-coded): the encoder to relu4_1 needs 30
 pixels each side (rounded up to 32, a multiple of the stride), the decoder needs a few relu4_1
-cells each side (see :func:`decoder_halo`).
+cells each side (see :func:`decoder_halo`); StyleKernelNet's transform 2 cells (1 for the CGM
+head + 1 for the kernel generator, or k // 2 for large kernels).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -263,7 +267,61 @@ def tiled_decode(net: StyleTransferNet, z: Tensor, *, tile_size: int) -> Tensor:
     return out
 
 
+def tiled_transform(
+    net: StyleTransferNet,
+    content: dict[str, Tensor],
+    state: Any,
+    *,
+    tile_size: Optional[int],
+    out: Optional[Tensor] = None,
+    weight: float | Tensor = 1.0,
+) -> Tensor:
+    """``out += weight * net.transform_local(content, state)``, one overlapping tile at a time.
+
+    content: the whole content feature dict ({relu4_1: (B, C, h, w)[, relu5_1: (B, C, h/2,
+    w/2)]}); state: ``net.transform_global(content, net.style_state(style))``; weight: a float
+    or a (B, 1, h, w) map; out: a (B, 512, h, w) float32 accumulator, or None to return a new
+    one (zeros + the weighted transform). ``tile_size`` (pixels, so tile_size/8 relu4_1 cells)
+    bounds each tile's core; each tile carries ``net.transform_halo`` cells of context, so the
+    result equals the untiled transform. Networks without a ``transform_halo`` (and maps that
+    fit one tile) run in one pass.
+    """
+    zc = content["relu4_1"]
+    b, _, h, w = zc.shape
+    halo_ = getattr(net, "transform_halo", None)
+    align = max(1, net.stride // 8)  # relu5_1 cells span 2 relu4_1 cells: tiles start on even cells
+    tile = None if tile_size is None else max(align, tile_size // 8 // align * align)
+    if halo_ is None or tile is None or (h <= tile and w <= tile):
+        spans_y = [Span(0, h, 0, h)]
+        spans_x = [Span(0, w, 0, w)]
+    else:
+        pad = -(-halo_ // align) * align
+        spans_y = tile_spans(h, tile=tile, halo=pad, align=align)
+        spans_x = tile_spans(w, tile=tile, halo=pad, align=align)
+    factors = {name: h // f.shape[-2] for name, f in content.items()}
+    for ys in spans_y:
+        for xs in spans_x:
+            crop = {
+                name: f[:, :, ys.in_start // s : ys.in_end // s, xs.in_start // s : xs.in_end // s]
+                for name, f in content.items()
+                if (s := factors[name]) >= 1
+            }
+            t = net.transform_local(crop, state)  # untiled networks: one span, crop = content
+            core = t[:, :, ys.start - ys.in_start : ys.end - ys.in_start, xs.start - xs.in_start : xs.end - xs.in_start]
+            if out is None:
+                out = torch.zeros(b, core.shape[1], h, w, dtype=torch.float32, device=zc.device)
+            target = out[:, :, ys.start : ys.end, xs.start : xs.end]
+            if isinstance(weight, Tensor):
+                target.addcmul_(core.float(), weight[:, :, ys.start : ys.end, xs.start : xs.end].float())
+            else:
+                target.add_(core, alpha=float(weight))  # never in place on t: it may alias the features
+            del t, core
+    assert out is not None
+    return out
+
+
 __all__ = [
+    "tiled_transform",
     "NotTileableError",
     "Span",
     "decoder_halo",

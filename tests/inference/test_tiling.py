@@ -18,6 +18,7 @@ from stylekernel.tiling import (
     tile_spans,
     tiled_decode,
     tiled_encode,
+    tiled_transform,
 )
 
 
@@ -142,3 +143,184 @@ def test_unknown_layer_is_not_tileable_and_falls_back(net, caplog):
         out = tiled_decode(odd, z, tile_size=16)  # type: ignore[arg-type]
     assert "not tileable" in caplog.text
     torch.testing.assert_close(out, odd.decode(z))
+
+
+# --- the tiled transform ----------------------------------------------------------------------
+def _feats(net, h: int, w: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    out = {"relu4_1": torch.randn(1, 512, h, w, generator=gen).relu_()}
+    if "relu5_1" in net.feature_layers:
+        out["relu5_1"] = torch.randn(1, 512, h // 2, w // 2, generator=gen).relu_()
+    return out
+
+
+def _assert_tiles_exact(net, content, style, tile_size):
+    with torch.no_grad():
+        ref = net.transform(content, style)
+        state = net.transform_global(content, net.style_state(style))
+        tiled = tiled_transform(net, content, state, tile_size=tile_size)
+    assert tiled.shape == ref.shape
+    torch.testing.assert_close(tiled, ref.float(), rtol=0, atol=1e-5 * ref.abs().max().item())
+    return ref, state
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"gate": "hard"}, {"gate": "none"}, {"kernel_size": 5}, {"kernel_size": 7, "dynamic_padding": "reflect"},
+     {"alignment": "plain", "normalize_content": False}, {"use_relu5_1": True}, {"kernel_norm": "softmax", "max_style_tokens": 30}],
+)  # fmt: skip
+def test_tiled_transform_equals_untiled(make_net, kwargs):
+    """Tiles of 8 relu4_1 cells (64 px) with the declared halo give the whole map's transform."""
+    net = make_net(**kwargs)
+    content, style = _feats(net, 28, 22), _feats(net, 8, 10, seed=1)
+    _assert_tiles_exact(net, content, style, tile_size=64)
+
+
+def test_transform_halo_is_needed_and_tight(make_net):
+    """The test can fail: one cell (two with relu5_1's alignment) less halo shows seams."""
+    for kwargs, expected in (({}, 2), ({"gate": "none"}, 1), ({"kernel_size": 7}, 3), ({"use_relu5_1": True}, 6)):
+        net = make_net(**kwargs)
+        assert net.transform_halo == expected
+        content, style = _feats(net, 28, 24), _feats(net, 8, 8, seed=1)
+        ref, state = _assert_tiles_exact(net, content, style, tile_size=64)
+        net.transform_halo = expected - (2 if kwargs.get("use_relu5_1") else 1)
+        try:
+            with torch.no_grad():
+                short = tiled_transform(net, content, state, tile_size=64)
+        finally:
+            net.transform_halo = expected
+        assert (short - ref).abs().max() > 1e-4 * ref.abs().max()  # 10x the exactness tolerance
+
+
+def test_tiled_transform_accumulates_weighted(net):
+    content, style = _feats(net, 20, 18), _feats(net, 6, 6, seed=1)
+    gen = torch.Generator().manual_seed(3)
+    base, m = torch.randn(1, 512, 20, 18, generator=gen), torch.rand(1, 1, 20, 18, generator=gen)
+    with torch.no_grad():
+        ref = net.transform(content, style)
+        state = net.transform_global(content, net.style_state(style))
+        out = tiled_transform(net, content, state, tile_size=48, out=base.clone(), weight=m)
+        scaled = tiled_transform(net, content, state, tile_size=48, weight=0.25)
+    torch.testing.assert_close(out, base + m * ref, rtol=0, atol=1e-5 * ref.abs().max().item())
+    torch.testing.assert_close(scaled, 0.25 * ref, rtol=0, atol=1e-5 * ref.abs().max().item())
+
+
+def test_adain_tiled_equals_untiled_and_formula():
+    from stylekernel.baselines.adain import AdaINNet
+
+    net = AdaINNet(encoder_weights="random").eval()
+    content, style = _feats(net, 30, 17), _feats(net, 9, 7, seed=1)
+    ref, _ = _assert_tiles_exact(net, content, style, tile_size=64)
+    zc, zs = content["relu4_1"].double(), style["relu4_1"].double()
+    naive = (zc - zc.mean((2, 3), keepdim=True)) / (zc.var((2, 3), unbiased=False, keepdim=True) + 1e-5).sqrt()
+    naive = naive * (zs.var((2, 3), unbiased=False, keepdim=True) + 1e-5).sqrt() + zs.mean((2, 3), keepdim=True)
+    torch.testing.assert_close(ref.double(), naive, rtol=1e-5, atol=1e-5)
+
+
+def test_untileable_network_runs_its_transform_once_on_the_whole_map(net, monkeypatch):
+    """A network without transform_halo (the default) is never tiled."""
+    from stylekernel.nn.base import StyleTransferNet
+
+    class Whole(StyleTransferNet):
+        def __init__(self) -> None:
+            super().__init__()
+
+        def transform(self, content, style):
+            calls.append(tuple(content["relu4_1"].shape))
+            return content["relu4_1"] * style["relu4_1"].mean()
+
+    calls: list = []
+    whole = Whole()
+    content, style = _feats(net, 30, 30), _feats(net, 4, 4, seed=1)
+    state = whole.transform_global(content, whole.style_state(style))
+    out = tiled_transform(whole, content, state, tile_size=64)
+    assert calls == [(1, 512, 30, 30)]
+    torch.testing.assert_close(out, content["relu4_1"] * style["relu4_1"].mean())
+    assert not torch.equal(content["relu4_1"], out * 0)  # the features were not modified in place
+
+
+# --- the engine: style state cache, memory refusal, CUDA ---------------------------------------
+def test_style_state_is_computed_once_for_a_folder_of_contents(net, monkeypatch):
+    from stylekernel.inference import Stylizer
+
+    calls: list = []
+    original = net.style_state
+    monkeypatch.setattr(net, "style_state", lambda style: calls.append(1) or original(style))
+    st = Stylizer(net, style_size=None, tile_size=32)
+    s = torch.rand(1, 3, 24, 32)
+    outs = [st.stylize_tensor(torch.rand(1, 3, 40, 48), [s]) for _ in range(3)]
+    assert len(calls) == 1  # keys/values of the style: once for three contents
+    fresh = Stylizer(net, style_size=None, tile_size=None, feature_cache_bytes=0)
+    torch.manual_seed(0)
+    c = torch.rand(1, 3, 40, 48)
+    torch.testing.assert_close(st.stylize_tensor(c, [s]), fresh.stylize_tensor(c, [s]), atol=1e-5, rtol=0)
+    assert len(calls) == 2 and all(o.shape == (1, 3, 40, 48) for o in outs)  # fresh has no cache
+
+
+def _small_memory(monkeypatch, st, content_side: int) -> int:
+    """Make the available memory lie between the estimates for content_side / 2 and content_side."""
+    import stylekernel.inference as inference
+
+    lo, hi = st.estimate_memory(content_side // 2, content_side // 2), st.estimate_memory(content_side, content_side)
+    available = (lo + hi) // 2
+    monkeypatch.setattr(inference, "available_memory_bytes", lambda device: available)
+    return available
+
+
+def test_too_large_content_is_refused_before_decoding(net, tmp_path, rand_rgb, monkeypatch):
+    import re
+
+    import stylekernel.data.decode as decode
+    from stylekernel.inference import ContentTooLargeError, Stylizer, fit_max_side
+
+    st = Stylizer(net, style_size=32, tile_size=256)
+    path = tmp_path / "big.png"
+    rand_rgb(3000, 2000).save(path)
+    available = _small_memory(monkeypatch, st, 3000)
+    monkeypatch.setattr(decode, "load_image", lambda *a, **k: pytest.fail("decoded before the memory check"))
+    with pytest.raises(ContentTooLargeError) as info:
+        st.stylize(path, rand_rgb(32, 32))
+    message = str(info.value)
+    assert "\n" not in message and "3000x2000" in message and "GiB" in message
+    side = int(re.search(r"--max-side (\d+) would fit", message).group(1))
+    assert st.estimate_memory(*fit_max_side((3000, 2000), side)) <= available  # the hint fits ...
+    assert st.estimate_memory(*fit_max_side((3000, 2000), side + 1)) > available  # ... and is the largest that does
+    with pytest.raises(ContentTooLargeError):  # the tensor core checks too
+        st.stylize_tensor(torch.rand(1, 3, 2000, 3000), [torch.rand(1, 3, 32, 32)])
+    Stylizer(net, memory_check=False).check_memory(3000, 2000)  # off: no refusal
+
+
+def test_cli_refuses_too_large_content_in_one_line(checkpoint, tmp_path, rand_rgb, monkeypatch, capsys):
+    from stylekernel import stylize_cli
+    from stylekernel.inference import Stylizer
+
+    content, style, out = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "out.png"
+    rand_rgb(1600, 1200).save(content)
+    rand_rgb(64, 64).save(style)
+    _small_memory(monkeypatch, Stylizer.from_checkpoint(checkpoint, tile_size=1024), 1600)  # the CLI's default tiles
+    code = stylize_cli.main(["--checkpoint", str(checkpoint), "--content", str(content), "--style", str(style), "--output", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()
+    assert len([line for line in err if "error" in line]) == 1 and "--max-side" in err[-1] and "Traceback" not in "".join(err)
+
+
+@pytest.mark.gpu
+def test_cuda_tiled_equals_untiled_and_reports_allocator_peak(net):
+    import copy
+
+    from stylekernel.inference import Stylizer
+
+    gpu_net = copy.deepcopy(net)  # the session fixture stays on the CPU
+    tiled = Stylizer(gpu_net, device="cuda", style_size=None, tile_size=64)
+    whole = Stylizer(gpu_net, device="cuda", style_size=None, tile_size=None)
+    c, s = torch.rand(1, 3, 160, 136), torch.rand(1, 3, 48, 48)
+    peaks = []
+    for st in (tiled, whole):
+        torch.cuda.reset_peak_memory_stats()
+        out = st.stylize_tensor(c, [s])
+        peaks.append(torch.cuda.max_memory_allocated())
+        assert out.device.type == "cpu"
+    torch.testing.assert_close(tiled.stylize_tensor(c, [s]), whole.stylize_tensor(c, [s]), atol=1e-4, rtol=0)
+    assert 0 < peaks[0] < peaks[1]  # tiles need less device memory
+    cpu = Stylizer(net, style_size=None, tile_size=None).stylize_tensor(c, [s])
+    torch.testing.assert_close(tiled.stylize_tensor(c, [s]), cpu, atol=1e-3, rtol=0)

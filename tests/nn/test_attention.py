@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from stylekernel.nn.attention import chunked_attention, token_subset
+from stylekernel.nn.attention import attention_logits, chunked_attention, softmax_fp32, token_subset
 from stylekernel.nn.cgm import ContentGatingModulation
 
 
@@ -47,3 +47,68 @@ def test_token_subset_eval_is_deterministic_and_bounded() -> None:
     assert token_subset(10, 64, random=True, device=torch.device("cpu")) is None
     r = token_subset(1000, 64, random=True, device=torch.device("cpu"))
     assert r is not None and len(r.unique()) == 64
+
+
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_fused_gate_equals_softmax_then_gate(mode: str, chunk) -> None:
+    """row_weights (exp(l - max l), no softmax) gives the same rows as softmax + CGM gate."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 13, 8), torch.randn(2, 11, 8), torch.randn(2, 11, 6)
+    gate = ContentGatingModulation(channels=8, hidden_channels=4, mode=mode, temperature=0.2)
+    t = torch.rand(2, 13)
+    ref = chunked_attention(q, k, v, row_transform=lambda a, s, e: gate(a, t[:, s:e]))
+    with torch.no_grad():  # the in-place inference path
+        fused = chunked_attention(q, k, v, chunk_size=chunk, row_weights=lambda e, s, end: gate.weights(e, t[:, s:end]))
+    torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-6)
+    q.requires_grad_(True)  # the autograd path gives the same values and a gradient
+    out = chunked_attention(q, k, v, chunk_size=chunk, row_weights=lambda e, s, end: gate.weights(e, t[:, s:end]))
+    torch.testing.assert_close(out.detach(), ref, rtol=1e-5, atol=1e-6)
+    out.sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all()
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+@pytest.mark.parametrize("scale", [None, 1.0])  # scaled (SAE) and unscaled (SANet) logits
+@pytest.mark.parametrize("gated", [False, True])
+def test_bf16_autocast_keeps_logits_and_softmax_in_fp32(scale, gated) -> None:
+    """Under bf16 autocast the attention's error vs fp32 comes from the bf16 inputs only.
+
+    Stated tolerance: relative error (Frobenius) <= 1 % for mean-variance-normalised 512-d
+    queries/keys against 1024 style positions; computing the logits in bf16 instead (the
+    behaviour this protects against) is checked to be clearly worse.
+    """
+    gen = torch.Generator().manual_seed(0)
+    d, ns = 512, 1024
+    proj = torch.randn(d, d, generator=gen) / d**0.5
+    q = torch.randn(1, 256, d, generator=gen) @ proj
+    k = torch.randn(1, ns, d, generator=gen) @ proj
+    v = torch.randn(1, ns, d, generator=gen)
+    s = 1.0 / d**0.5 if scale is None else 1.0
+    if scale == 1.0:  # SANet's unscaled logits: tame them as its 1x1 projections of mvn features do
+        q, k = q / d**0.25, k / d**0.25
+    gate = ContentGatingModulation(channels=8, hidden_channels=4, mode="soft", temperature=0.1)
+    t = torch.full((1, 256), 0.3)
+    rw = (lambda e, a, b: gate.weights(e, t[:, a:b])) if gated else None
+    with torch.no_grad():
+        ref = chunked_attention(q, k, v, scale=scale, row_weights=rw)
+        qb, kb, vb = q.bfloat16(), k.bfloat16(), v.bfloat16()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = chunked_attention(qb, kb, vb, scale=scale, row_weights=rw, chunk_size=100)
+            logits = attention_logits(qb, kb, s)
+        assert logits.dtype == torch.float32
+        err = _rel(out.float(), ref)
+        assert err <= 0.01, err
+        # the protected-against behaviour: bf16 logits and softmax from the same bf16 inputs
+        bad_logits = torch.bmm(qb, kb.transpose(1, 2)).mul(s)
+        if gated:
+            e = (bad_logits - bad_logits.amax(-1, keepdim=True)).exp()
+            w = gate.weights(e.float(), t).bfloat16()
+            bad = torch.bmm(w, vb).float() / w.float().sum(-1, keepdim=True)
+        else:
+            bad = torch.bmm(torch.softmax(bad_logits, -1), vb).float()
+        assert _rel(bad, ref) > 1.5 * err
+    torch.testing.assert_close(softmax_fp32(logits.bfloat16()), torch.softmax(logits.bfloat16().float(), -1))

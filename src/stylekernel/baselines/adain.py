@@ -16,10 +16,13 @@ parameters: only the decoder trains. ``configs/model/adain.yaml`` has the peer's
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
 from torch import Tensor
 
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.functional import adain
+from stylekernel.nn.functional import mean_std
 
 
 class AdaINNet(StyleTransferNet):
@@ -46,7 +49,19 @@ class AdaINNet(StyleTransferNet):
         self.unbiased_std = unbiased_std
         self.build_encoder_decoder(encoder_weights, padding_mode=encoder_padding, ceil_mode=ceil_mode)
 
-    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> (B, 512, h, w)."""
+    # tiled transform (stylekernel.tiling.tiled_transform): pointwise given the global statistics
+    transform_halo = 0
+
+    def style_state(self, style: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """relu4_1 of the style (B, 512, h', w') -> its mean and std (B, 512, 1, 1), fp32."""
+        return mean_std(style["relu4_1"], unbiased=self.unbiased_std)
+
+    def transform_global(self, content: dict[str, Tensor], style_state: tuple[Tensor, Tensor]) -> dict[str, Any]:
+        return {"content": mean_std(content["relu4_1"], unbiased=self.unbiased_std), "style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: dict[str, Any]) -> Tensor:
+        """relu4_1 of a content tile (B, 512, h, w) -> (x - mu_c) / sigma_c * sigma_s + mu_s (B, 512, h, w)."""
         zc = content["relu4_1"]
-        return adain(zc, style["relu4_1"], unbiased=self.unbiased_std).to(zc.dtype)
+        (c_mean, c_std), (s_mean, s_std) = state["content"], state["style"]
+        with torch.autocast(device_type=zc.device.type, enabled=False):  # statistics' dtype: fp32, or fp64 for fp64 input
+            return ((zc.to(c_mean.dtype) - c_mean) / c_std * s_std + s_mean).to(zc.dtype)

@@ -9,7 +9,7 @@ every method.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -92,8 +92,46 @@ class StyleTransferNet(nn.Module):
         return self.encoder(image, self.feature_layers if layers is None else layers)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """Stylised features at relu4_1: content/style feature dicts -> (B, 512, H/8, W/8)."""
-        raise NotImplementedError
+        """Stylised features at relu4_1: content/style feature dicts -> (B, 512, H/8, W/8).
+
+        Networks with a tiled transform (``transform_halo`` set) get this for free as
+        ``transform_local(content, transform_global(content, style_state(style)))``; the others
+        override it.
+        """
+        if self.transform_halo is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement transform")
+        return self.transform_local(content, self.transform_global(content, self.style_state(style)))
+
+    # --- the tiling hook (used by stylekernel.tiling.tiled_transform) -------------------------
+    #: relu4_1 cells of content context that ``transform_local`` reads beyond each output cell,
+    #: or None: the transform needs the whole map (the engine then runs ``transform`` untiled).
+    transform_halo: Optional[int] = None
+
+    def style_state(self, style: dict[str, Tensor]) -> Any:
+        """Everything the transform needs from the style alone (e.g. attention keys/values).
+
+        Depends on the style only, so the engine computes it once per style image and caches
+        it. Default: the style features themselves.
+        """
+        return style
+
+    def transform_global(self, content: dict[str, Tensor], style_state: Any) -> Any:
+        """The global part: content-wide quantities (e.g. mean/std for mvn) + the style state.
+
+        content: the whole content feature dict. The result is passed to every
+        ``transform_local`` call. Default: both, untouched.
+        """
+        return {"content": content, "style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: Any) -> Tensor:
+        """The local part on a tile of content features (with ``transform_halo`` cells of
+        context, relu5_1 tiles covering the same area) -> (B, 512, h, w) for the tile.
+
+        Default (untiled networks only): ``transform`` of the whole map.
+        """
+        if self.transform_halo is not None:
+            raise NotImplementedError(f"{type(self).__name__} sets transform_halo but not transform_local")
+        return self.transform(content, state["style"])
 
     def decode(self, z: Tensor) -> Tensor:
         """(B, 512, h, w) -> (B, 3, 8h, 8w), unclamped."""

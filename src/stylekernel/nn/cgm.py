@@ -52,20 +52,36 @@ class ContentGatingModulation(nn.Module):
 
     def threshold(self, zc: Tensor) -> Tensor:
         """zc: (B, C, H, W) -> t: (B, H*W) in (0, 1), float32."""
-        logits = self.head(mvn(zc).to(zc.dtype))
-        return torch.sigmoid(logits.float()).flatten(1)
+        return self.threshold_normalized(mvn(zc).to(zc.dtype))
+
+    def threshold_normalized(self, xn: Tensor) -> Tensor:
+        """The same from an already normalised xn = mvn(zc) (B, C, H, W) -> (B, H*W) float32."""
+        return torch.sigmoid(self.head(xn).float()).flatten(1)
+
+    def weights(self, ratio: Tensor, t: Tensor) -> Tensor:
+        """Unnormalised gated weights r_ij m_ij from r = a / max_j a (B, n, Ns), t (B, n).
+
+        r_ij equals exp(l_ij - max_j l_ij) for logits l, so the fused attention
+        (``chunked_attention(row_weights=...)``) calls this without ever forming the softmax.
+        Under ``torch.no_grad`` / inference mode ``ratio`` is overwritten (it is a temporary).
+        """
+        th = t.unsqueeze(-1)
+        if not torch.is_grad_enabled() and self.mode != "hard":
+            gate = (ratio - th).mul_(1.0 / self.temperature).sigmoid_()
+            return ratio.mul_(gate)
+        soft = torch.sigmoid((ratio - th) / self.temperature)
+        if self.mode == "hard":
+            hard = (ratio >= th).to(soft.dtype)
+            gate = hard + soft - soft.detach() if torch.is_grad_enabled() else hard
+        else:
+            gate = soft
+        return ratio * gate
 
     def forward(self, attn: Tensor, t: Tensor) -> Tensor:
         """attn: (B, n, Ns) rows summing to 1, t: (B, n) -> gated rows summing to 1 (float32)."""
         if self.mode == "none":
             return attn
         attn = attn.float()
-        ratio = attn / attn.amax(dim=-1, keepdim=True).clamp_min(torch.finfo(attn.dtype).tiny)
-        soft = torch.sigmoid((ratio - t.unsqueeze(-1)) / self.temperature)
-        if self.mode == "hard":
-            hard = (ratio >= t.unsqueeze(-1)).to(soft.dtype)
-            gate = hard + soft - soft.detach()
-        else:
-            gate = soft
-        gated = attn * gate
-        return gated / gated.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(attn.dtype).tiny)
+        tiny = torch.finfo(attn.dtype).tiny
+        gated = self.weights(attn / attn.amax(dim=-1, keepdim=True).clamp_min(tiny), t)
+        return gated / gated.sum(dim=-1, keepdim=True).clamp_min(tiny)

@@ -8,6 +8,7 @@ for Q and K). Attention is computed in query chunks (exact; see ``attention.py``
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from torch import Tensor, nn
@@ -41,19 +42,42 @@ class StyleAlignmentEncoding(nn.Module):
         self.to_k = nn.Conv2d(channels, key_channels, 1)
         self.to_v = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, zc: Tensor, zs: Tensor, gate: Optional[ContentGatingModulation] = None) -> Tensor:
-        b, c, h, w = zc.shape
-        qc = mvn(zc).to(zc.dtype) if self.normalize else zc
+    def style_state(self, zs: Tensor) -> tuple[Tensor, Tensor]:
+        """What the attention needs from the style alone: zs (B, C, Hs, Ws) -> K (B, Ns, D), V (B, Ns, C).
+
+        K is pre-multiplied by 1/sqrt(D), so that the logits are Q Kᵀ. Computed once per style
+        (the inference engine caches it for a folder of contents).
+        """
         ks = mvn(zs).to(zs.dtype) if self.normalize else zs
-        q = flatten_positions(self.to_q(qc))  # (B, Nc, D)
         k = flatten_positions(self.to_k(ks))  # (B, Ns, D)
         v = flatten_positions(self.to_v(zs))  # (B, Ns, C)
         idx = token_subset(k.shape[1], self.max_style_tokens, random=self.training, device=k.device)
         if idx is not None:
             k, v = k[:, idx], v[:, idx]
-        row_transform = None
+        return k * (1.0 / math.sqrt(k.shape[-1])), v
+
+    def attend(
+        self,
+        xq: Tensor,
+        style: tuple[Tensor, Tensor],
+        gate: Optional[ContentGatingModulation] = None,
+        t: Optional[Tensor] = None,
+    ) -> Tensor:
+        """Zcs of some content positions: xq (B, C, h, w) = mvn(Zc) there (Zc with
+        ``normalize=False``), style = :meth:`style_state`, t (B, h*w) the gate's thresholds
+        -> (B, C, h, w). Every position is independent, so tiles give the whole-map result."""
+        b, _, h, w = xq.shape
+        k, v = style
+        q = flatten_positions(self.to_q(xq))  # (B, n, D)
+        row_weights = None
         if gate is not None and gate.mode != "none":
-            t = gate.threshold(zc)  # (B, Nc)
-            row_transform = lambda attn, start, end: gate(attn, t[:, start:end])  # noqa: E731
-        out = chunked_attention(q, k, v, chunk_size=self.query_chunk_size, row_transform=row_transform)
-        return out.transpose(1, 2).reshape(b, c, h, w)
+            assert t is not None
+            row_weights = lambda e, start, end: gate.weights(e, t[:, start:end])  # noqa: E731
+        out = chunked_attention(q, k, v, chunk_size=self.query_chunk_size, row_weights=row_weights, scale=1.0)
+        return out.transpose(1, 2).reshape(b, v.shape[-1], h, w)
+
+    def forward(self, zc: Tensor, zs: Tensor, gate: Optional[ContentGatingModulation] = None) -> Tensor:
+        """zc (B, C, Hc, Wc), zs (B, C, Hs, Ws) -> Zcs (B, C, Hc, Wc)."""
+        xn = mvn(zc).to(zc.dtype)
+        t = gate.threshold_normalized(xn) if gate is not None and gate.mode != "none" else None
+        return self.attend(xn if self.normalize else zc, self.style_state(zs), gate, t)

@@ -13,11 +13,19 @@ One image through the code (shapes for a 256x256 content image, relu4_1 level):
 With ``use_relu5_1`` a second branch runs at relu5_1 and its output is upsampled and added
 before a 3x3 merge conv (the SANet two-level layout). Every reconstructed choice of
 ``METHOD.md`` is a constructor argument.
+
+Inference tiles the transform (``stylekernel.tiling.tiled_transform``): ``style_state`` gives
+each level's attention keys/values (once per style), ``transform_global`` the content map's
+mean/std, and ``transform_local`` runs SAE + CGM + kernels + dynamic conv on a tile with
+``transform_halo`` relu4_1 cells of context. ``transform`` is the same composition on the whole
+map, so training and tiled inference run the same code.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
+
+import torch
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -26,10 +34,11 @@ from stylekernel.errors import check
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.cgm import ContentGatingModulation, GateMode
 from stylekernel.nn.dynamic_conv import DynamicConv, PaddingMode
-from stylekernel.nn.functional import mvn
+from stylekernel.nn.functional import mean_std
 from stylekernel.nn.group_shuffle import GroupShuffle
 from stylekernel.nn.kernels import KernelNorm, StyleKernelGenerator
 from stylekernel.nn.sae import StyleAlignmentEncoding
+from stylekernel.tiling import halo
 
 CHANNELS = 512
 
@@ -77,12 +86,27 @@ class StyleKernelBranch(nn.Module):
         self.group_shuffle = GroupShuffle(CHANNELS, groups, shuffle=group_shuffle)
         self.dynamic_conv = DynamicConv(CHANNELS, padding_mode=padding_mode)
         self.normalize_content = normalize_content
+        self.halo = max((halo(list(self.cgm.head)) if self.cgm is not None else 0) + halo(list(self.kernels.body)), kernel_size // 2)
+
+    def style_state(self, zs: Tensor) -> tuple[Tensor, Tensor]:
+        """zs (B, 512, Hs, Ws) -> the attention's keys and values (see ``StyleAlignmentEncoding.style_state``)."""
+        return self.sae.style_state(zs)
+
+    def local(self, zc: Tensor, stats: tuple[Tensor, Tensor], style: tuple[Tensor, Tensor]) -> Tensor:
+        """The branch on a tile: zc (B, 512, h, w), the whole map's (mean, std) (B, 512, 1, 1)
+        fp32, style = :meth:`style_state` -> (B, 512, h, w); exact at cells >= ``halo`` from a
+        tile edge that is not an image edge."""
+        mean, std = stats
+        with torch.autocast(device_type=zc.device.type, enabled=False):
+            xn = ((zc.float() - mean) / std).to(zc.dtype)  # mvn with the whole map's statistics, once
+        t = self.cgm.threshold_normalized(xn) if self.cgm is not None else None
+        zcs = self.sae.attend(xn if self.sae.normalize else zc, style, self.cgm, t)
+        kernels, bias = self.kernels(zcs)
+        x = xn if self.normalize_content else zc
+        return self.dynamic_conv(self.group_shuffle(x), kernels, bias)
 
     def forward(self, zc: Tensor, zs: Tensor) -> Tensor:
-        zcs = self.sae(zc, zs, gate=self.cgm)
-        kernels, bias = self.kernels(zcs)
-        x = mvn(zc).to(zc.dtype) if self.normalize_content else zc
-        return self.dynamic_conv(self.group_shuffle(x), kernels, bias)
+        return self.local(zc, mean_std(zc), self.style_state(zs))
 
 
 class StyleKernelNet(StyleTransferNet):
@@ -153,10 +177,28 @@ class StyleKernelNet(StyleTransferNet):
             self.stride = 16
         self.build_encoder_decoder(encoder_weights)
 
-    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """{relu4_1[, relu5_1]} of content and style -> Z̄cs (B, 512, H/8, W/8)."""
-        z = self.branch4(content["relu4_1"], style["relu4_1"])
+        # tiled transform: halo in relu4_1 cells (a relu5_1 cell spans 2 of them; + the merge conv)
+        h = self.branch4.halo
+        if use_relu5_1:
+            h = max(h, 2 * self.branch5.halo) + halo(list(self.merge))
+            h += h % 2
+        self.transform_halo = h
+
+    def _branches(self) -> dict[str, StyleKernelBranch]:
+        return {"relu4_1": self.branch4, **({"relu5_1": self.branch5} if self.use_relu5_1 else {})}
+
+    def style_state(self, style: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+        """Keys and values of each level's attention (depend on the style only)."""
+        return {name: branch.style_state(style[name]) for name, branch in self._branches().items()}
+
+    def transform_global(self, content: dict[str, Tensor], style_state: dict[str, tuple[Tensor, Tensor]]) -> dict[str, Any]:
+        """The whole content map's mean/std per level (for mvn) + the style state."""
+        return {"stats": {name: mean_std(content[name]) for name in self._branches()}, "style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: dict[str, Any]) -> Tensor:
+        """{relu4_1[, relu5_1]} of a content tile -> Z̄cs of the tile (B, 512, h, w)."""
+        z = self.branch4.local(content["relu4_1"], state["stats"]["relu4_1"], state["style"]["relu4_1"])
         if self.use_relu5_1:
-            z5 = self.branch5(content["relu5_1"], style["relu5_1"])
+            z5 = self.branch5.local(content["relu5_1"], state["stats"]["relu5_1"], state["style"]["relu5_1"])
             z = self.merge(z + F.interpolate(z5, size=z.shape[-2:], mode="nearest"))
         return z
