@@ -50,10 +50,24 @@ def style_loss(
     reduction: Reduction = "mean",
 ) -> Tensor:
     """Sum over layers of MSE of channel means plus MSE of channel stds (features (B, C, H, W))."""
+    return style_loss_from_statistics(style_statistics(output, layers), style_statistics(style, layers), layers, reduction)
+
+
+def style_statistics(features: Mapping[str, Tensor], layers: Sequence[str] = STYLE_LAYERS) -> dict[str, tuple[Tensor, Tensor]]:
+    """{layer: (mean, std)}, each (B, C, 1, 1) float32: all that :func:`style_loss` reads of a feature map."""
+    return {n: mean_std(features[n]) for n in layers}
+
+
+def style_loss_from_statistics(
+    output: Mapping[str, tuple[Tensor, Tensor]],
+    style: Mapping[str, tuple[Tensor, Tensor]],
+    layers: Sequence[str] = STYLE_LAYERS,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """:func:`style_loss` from :func:`style_statistics` (lets a caller compute a style image's once)."""
     total = 0.0
     for n in layers:
-        mo, so = mean_std(output[n])
-        ms, ss = mean_std(style[n])
+        (mo, so), (ms, ss) = output[n], style[n]
         total = total + _mse(mo, ms, reduction) + _mse(so, ss, reduction)
     return total  # type: ignore[return-value]
 
@@ -65,9 +79,19 @@ def gram_loss(
     reduction: Reduction = "mean",
 ) -> Tensor:
     """Sum over layers of MSE between Gram matrices (C x C, divided by H*W), in float32."""
+    return gram_loss_from_grams({n: gram(output[n]) for n in layers}, {n: gram(style[n]) for n in layers}, layers, reduction)
+
+
+def gram_loss_from_grams(
+    output: Mapping[str, Tensor],
+    style: Mapping[str, Tensor],
+    layers: Sequence[str] = STYLE_LAYERS,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """:func:`gram_loss` from Gram matrices {layer: (B, C, C)} (see :func:`gram`)."""
     total = 0.0
     for n in layers:
-        total = total + _mse(gram(output[n]), gram(style[n]), reduction)
+        total = total + _mse(output[n], style[n], reduction)
     return total  # type: ignore[return-value]
 
 
