@@ -45,6 +45,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lpips_net": ("alex", "vgg", "squeeze"),
     "fid_variant": ("fid", "fid_inf"),
     "style_set": ("unique", "per_pair"),
+    "logger": ("csv", "tensorboard", "wandb"),
 }
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "eval"
 
@@ -84,6 +85,9 @@ class EvalConfig:
         feature_cache_mb: bound on the style features kept at once (network encodings, loss
             statistics, Inception features); beyond it styles are processed in blocks (each
             style still encoded once; each content once per block).
+        logger: also log the summary and the per-pair table to an experiment tracker: csv |
+            tensorboard | wandb (see ``tracking.py``); None: reports only. logger_dir: where it
+            saves (default ``<output>/logs``). logger_project, logger_name: run names.
         seed: seeds torch, numpy and FID_inf's subset sampling.
         progress: show progress bars.
     """
@@ -119,7 +123,11 @@ class EvalConfig:
     timing_runs: int = 10
     timing_warmup: int = 3
     timing_batch_size: int = 4
-    feature_cache_mb: int = 2048
+    feature_cache_mb: float = 2048.0
+    logger: Literal["csv", "tensorboard", "wandb"] | None = None
+    logger_dir: str | None = None
+    logger_project: str = "stylekernel-eval"
+    logger_name: str | None = None
     seed: int = 0
     progress: bool = True
 
@@ -137,16 +145,20 @@ class EvalConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} is required")
         if self.pairs_file is not None and self.stylized_dir is not None:
             raise ConfigError("--pairs-file applies to --checkpoint mode; --stylized-dir pairs by --pairing")
-        positive = ("batch_size", "devices", "timing_runs", "timing_batch_size", "fid_inf_points", "feature_cache_mb")
+        positive = ("batch_size", "devices", "timing_runs", "timing_batch_size", "fid_inf_points")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.feature_cache_mb > 0:
+            raise ConfigError(f"feature_cache_mb must be > 0, got {self.feature_cache_mb}")
         if self.size is not None and self.size < 8:
             raise ConfigError(f"size must be >= 8 or null, got {self.size}")
         if self.fid_variant == "fid_inf" and self.style_set != "per_pair":
             raise ConfigError("fid_variant fid_inf pairs each stylised image with its style image: set style_set: per_pair")
         self.precision = str(self.precision)  # type: ignore[assignment]  # YAML may give 32 as an int
         for name, allowed in CHOICES.items():
+            if name == "logger" and self.logger is None:
+                continue
             if str(getattr(self, name)) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         return self

@@ -232,27 +232,28 @@ class _Scorer:
         return StyleSide(shape=tuple(x.shape[-2:]), losses=losses, inception=feats, net=net)  # type: ignore[arg-type]
 
     # --- the pairs ------------------------------------------------------------------------
-    def _items(self, pairs: list[Pair], block: dict[Path, StyleSide]) -> Iterator[tuple[Pair, tuple[Any, ...], Tensor | None]]:
-        """(pair, batch key, stored stylised image or None), lazily: one batch of decoded stylised files at a time."""
+    def _items(self, pairs: list[Pair], block: dict[Path, StyleSide]) -> Iterator[tuple[Pair, tuple[Any, ...], Any]]:
+        """(pair, batch key, stored stylised image or the content side), lazily: one batch of decoded stylised
+        files at a time. (Content sides are built here, in pair order, because batching reads one item ahead.)"""
         for p in pairs:
             if p.stylised is not None:
                 with self.timer("load"):
                     x, _ = images.load_tensor(p.stylised)  # scored as stored
                 yield p, ("file", tuple(x.shape[-2:])), x
             else:
-                content_hw = tuple(self.contents.decoded(p.content).shape[-2:])
-                yield p, ("net", content_hw, block[p.style].shape), None  # type: ignore[index]
+                side = self.contents(p.content)
+                yield p, ("net", tuple(side.image.shape[-2:]), block[p.style].shape), side  # type: ignore[index]
 
     def run_block(self, pairs: list[Pair], block: dict[Path, StyleSide], bar: Any) -> None:
         """Score every pair of ``pairs`` (sorted by content) whose style side is in ``block``."""
         key = lambda item: item[1]  # noqa: E731
         for group in images.batches(self._items(pairs, block), self.config.batch_size, key):
             batch = [p for p, _, _ in group]
-            if group[0][2] is not None:  # stylised files: score at their size, content matched to it
-                stylised = torch.stack([x for _, _, x in group]).to(self.device)  # type: ignore[misc]
+            if group[0][1][0] == "file":  # stylised files: score at their size, content matched to it
+                stylised = torch.stack([x for _, _, x in group]).to(self.device)
                 c_sides = [self.contents(p.content, tuple(stylised.shape[-2:])) for p in batch]  # type: ignore[arg-type]
             else:
-                c_sides = [self.contents(p.content) for p in batch]
+                c_sides = [side for _, _, side in group]
                 s_net = cat_sides([block[p.style].net for p in batch])  # type: ignore[index]
                 with self.timer("stylize"):
                     out = self.stylizer.stylize_encoded(cat_sides([c.net for c in c_sides]), s_net,
@@ -312,7 +313,7 @@ def score_shard(scorer: _Scorer, my_pairs: list[Pair], my_style_set: list[tuple[
     no_style = [p for p in my_pairs if p.style is None]
     if no_style:
         scorer.run_block(sorted(no_style, key=lambda p: (order[p.content], p.index)), {}, bar)
-    for block in style_blocks(pair_styles, prepare, config.feature_cache_mb * 2**20):
+    for block in style_blocks(pair_styles, prepare, int(config.feature_cache_mb * 2**20)):
         todo = sorted((p for p in my_pairs if p.style in block), key=lambda p: (order[p.content], p.index))
         scorer.run_block(todo, block, bar)
     bar.close()
@@ -508,6 +509,9 @@ def run_rank(proc: distributed.Proc, config: EvalConfig, the_plan: Plan, net: St
     report.write_csv(all_rows, output / report.PER_PAIR_CSV)
     report.write_json(summary, output / report.SUMMARY_JSON)
     report.write_markdown(summary, output / report.SUMMARY_MD)
+    from stylekernel_eval.tracking import build_logger, log_evaluation
+
+    log_evaluation(build_logger(config), summary, all_rows)
     return summary
 
 
