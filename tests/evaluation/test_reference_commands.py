@@ -45,6 +45,7 @@ def _evaluate(argv: list[str], out: Path) -> dict[str, Any]:
 def _assert_reference(summary: dict[str, Any], ref: dict[str, float]) -> None:
     m = summary["metrics"]
     for name in ("fid", "lpips", "art_fid"):
+        print(f"agreement with art-fid, {summary['mode']}, {name}: {abs(m[name]['value'] / ref[name] - 1):.1e} relative")
         assert m[name]["value"] == pytest.approx(ref[name], rel=REL), name
     assert summary["resizing"]["reference_exact"] is True
     assert summary["resizing"]["statement"].startswith("every image as stored")
