@@ -3,22 +3,30 @@
 Pairs are sharded round-robin (process r of W takes pairs r, r + W, r + 2W, ...): no padding, so
 when the number of pairs does not divide by W some processes simply get one pair fewer
 (distributed samplers pad by repeating pairs, which would count them twice). Metric states are
-sums, reduced with ``all_reduce``; per-pair rows are gathered to rank 0.
+sums, reduced with ``all_reduce`` by torchmetrics; per-pair rows and other small records are
+gathered with Fabric's ``broadcast`` (one per rank), so nothing is padded anywhere.
 
-:func:`launch` starts W processes with ``torch.multiprocessing`` (spawn), each joining a
-process group on 127.0.0.1 (gloo on CPU, NCCL on CUDA, one GPU per process), and returns rank
-nothing: rank 0 writes the reports, which the caller then reads.
+:func:`launch` runs ``fn(proc, *args)`` in W processes started by Lightning Fabric (strategy
+``ddp_spawn``: gloo on CPU, NCCL on CUDA, one GPU per process), or in this process when W is 1,
+and returns rank 0's return value. A :class:`~stylekernel.errors.StyleKernelError` raised in any
+worker (a corrupt image, a missing file) is raised again here as the same class with the same
+message, so ``--devices N`` fails with the same one line and exit status as one process.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import socket
+import pickle
+import tempfile
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+
+from stylekernel.errors import StyleKernelError
 
 T = TypeVar("T")
 
@@ -28,52 +36,78 @@ def shard(items: Sequence[T], rank: int, world_size: int) -> list[T]:
     return list(items[rank::world_size])
 
 
-def rank_and_world() -> tuple[int, int]:
-    """(rank, world size) of the current process group, (0, 1) without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+@dataclass
+class Proc:
+    """This process's place in the run: rank, world size, device, and the collectives it needs."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+    fabric: Any = None  # lightning.fabric.Fabric when world_size > 1
+
+    def gather(self, obj: T) -> list[T]:
+        """Every rank's ``obj`` (picklable), in rank order, on every rank; [obj] in one process."""
+        if self.fabric is None or self.world_size == 1:
+            return [obj]
+        return [self.fabric.broadcast(obj, src=r) for r in range(self.world_size)]
+
+    def barrier(self) -> None:
+        if self.fabric is not None and self.world_size > 1:
+            self.fabric.barrier()
 
 
-def gather_to_rank0(obj: Any) -> list[Any] | None:
-    """Every rank's ``obj`` on rank 0 (in rank order), None on other ranks; [obj] without a group."""
-    rank, world = rank_and_world()
-    if world == 1:
-        return [obj]
-    out: list[Any] | None = [None] * world if rank == 0 else None
-    dist.gather_object(obj, out, dst=0)
-    return out
+def _error_file(folder: str, rank: int) -> Path:
+    return Path(folder) / f"rank{rank}.json"
 
 
-def barrier() -> None:
-    if rank_and_world()[1] > 1:
-        dist.barrier()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _worker(rank: int, world_size: int, backend: str, port: int, fn: Callable[..., Any], args: tuple) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
-                      LOCAL_RANK=str(rank))
-    if backend == "nccl":
-        torch.cuda.set_device(rank)
-    dist.init_process_group(backend, rank=rank, world_size=world_size)
+def _worker(fabric: Any, error_dir: str, payload: bytes) -> Any:
+    fn, args = pickle.loads(payload)
+    proc = Proc(rank=fabric.global_rank, world_size=fabric.world_size, device=fabric.device, fabric=fabric)
     try:
-        fn(*args)
-    finally:
-        dist.destroy_process_group()
+        return fn(proc, *args)
+    except StyleKernelError as exc:
+        cls = type(exc)
+        _error_file(error_dir, proc.rank).write_text(json.dumps({"module": cls.__module__, "name": cls.__qualname__,
+                                                                 "message": str(exc)}))
+        raise
 
 
-def launch(fn: Callable[..., Any], world_size: int, *, backend: str, args: tuple = ()) -> None:
-    """Run ``fn(*args)`` in ``world_size`` spawned processes forming one process group.
+def _reraise_worker_error(error_dir: str) -> None:
+    """Raise the first StyleKernelError a worker recorded (same class, same message), if any."""
+    for f in sorted(Path(error_dir).glob("rank*.json")):
+        record = json.loads(f.read_text())
+        try:
+            cls = getattr(import_module(record["module"]), record["name"])
+        except (ImportError, AttributeError):
+            cls = StyleKernelError
+        if not (isinstance(cls, type) and issubclass(cls, StyleKernelError)):
+            cls = StyleKernelError
+        err = cls.__new__(cls)
+        err.args = (record["message"],)  # str(err) is exactly the worker's message
+        raise err from None
 
-    ``fn`` and ``args`` must be picklable (a module-level function, plain data, modules whose
-    class is importable). Returns when every process has finished; a failure in any process
-    raises ``torch.multiprocessing.ProcessRaisedException`` here.
+
+def launch(fn: Callable[..., T], *, devices: int, device: torch.device, args: tuple = ()) -> T:
+    """Run ``fn(proc, *args)`` on ``devices`` processes (see the module docstring); rank 0's result.
+
+    ``device`` is the device of a one-process run (``devices == 1``); with several processes its
+    type picks the accelerator (cpu: gloo processes; cuda: one GPU each).
     """
-    mp.start_processes(_worker, args=(world_size, backend, _free_port(), fn, args), nprocs=world_size,
-                       join=True, start_method="spawn")
+    if devices == 1:
+        return fn(Proc(rank=0, world_size=1, device=device), *args)
+    from lightning.fabric import Fabric
+
+    fabric = Fabric(accelerator="cuda" if device.type == "cuda" else "cpu", devices=devices, strategy="ddp_spawn")
+    saved_port = os.environ.get("MASTER_PORT")
+    with tempfile.TemporaryDirectory(prefix="stylekernel-eval-errors-") as error_dir:
+        try:
+            # pickled here: Fabric walks the arguments (to unshare module memory) and rejects frozen dataclasses
+            return fabric.launch(_worker, error_dir, pickle.dumps((fn, args)))  # type: ignore[no-any-return]
+        except Exception:
+            _reraise_worker_error(error_dir)
+            raise
+        finally:
+            if saved_port is None:
+                os.environ.pop("MASTER_PORT", None)
+            else:
+                os.environ["MASTER_PORT"] = saved_port

@@ -8,7 +8,6 @@ crop), so evaluation sees the pixels the test loop sees.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Hashable, Iterable, Iterator, TypeVar
 
@@ -23,21 +22,16 @@ from stylekernel.data.transforms import EvalTransform, to_tensor
 T = TypeVar("T")
 
 
-def load_tensor(path: Path, *, size: int | None = None, crop: bool = True, multiple_of: int = 1) -> Tensor:
-    """Decode ``path`` -> (3, H, W) float32 in [0, 1].
+def load_tensor(path: Path, *, size: int | None = None, crop: bool = True) -> tuple[Tensor, tuple[int, int]]:
+    """Decode ``path`` -> ((3, H, W) float32 in [0, 1], the stored (H, W)).
 
     ``size`` None keeps the file's size; otherwise the shorter side goes to ``size`` and, with
-    ``crop``, the centre ``size`` x ``size`` square is kept. Finally H and W are centre-cropped
-    down to multiples of ``multiple_of`` (the network's stride).
+    ``crop``, the centre ``size`` x ``size`` square is kept.
     """
     image = load_image(path)
+    stored = (image.height, image.width)
     x = EvalTransform(size, crop)(image) if size is not None else to_tensor(image)
-    h, w = x.shape[-2:]
-    nh, nw = h - h % multiple_of, w - w % multiple_of
-    if nh < 1 or nw < 1:
-        raise ValueError(f"{path}: {w}x{h} is smaller than the stride {multiple_of}")
-    top, left = (h - nh) // 2, (w - nw) // 2
-    return x[:, top : top + nh, left : left + nw].contiguous()
+    return x, stored
 
 
 def resize_to(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -62,25 +56,6 @@ def save_png(x: Tensor, path: Path) -> None:
     """Write (3, H, W) in [0, 1] as an 8-bit RGB PNG (lossless)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.ascontiguousarray(to_uint8(x).permute(1, 2, 0).numpy())).save(path)
-
-
-class TensorCache:
-    """A small LRU cache of decoded images keyed by (path, size options)."""
-
-    def __init__(self, maxsize: int = 128, **load_options: object) -> None:
-        self.maxsize = maxsize
-        self.options = load_options
-        self._items: OrderedDict[Path, Tensor] = OrderedDict()
-
-    def __call__(self, path: Path) -> Tensor:
-        if path in self._items:
-            self._items.move_to_end(path)
-            return self._items[path]
-        x = load_tensor(path, **self.options)  # type: ignore[arg-type]
-        self._items[path] = x
-        if len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-        return x
 
 
 def batches(items: Iterable[T], batch_size: int, key: Callable[[T], Hashable]) -> Iterator[list[T]]:

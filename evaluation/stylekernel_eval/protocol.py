@@ -4,12 +4,17 @@
 the command line only override fields. A preset is a YAML file in ``configs/eval/`` named by its
 stem (``--preset paper``); any other YAML path works too.
 
+The defaults are the ArtFID reference's (``art-fid``): every image as stored, each file of the
+style folder once in FID's style set, no resizing for Inception; ``--stylized-dir`` with the
+defaults gives the reference's numbers. Presets that resize say so in every summary.
+
 The ``paper`` preset (``configs/eval/paper.yaml``) reproduces the protocol of this family of
 papers (StyTr2 and later): 20 content images (MS-COCO, held out from training) x 40 style images
 (WikiArt, held out) = 800 stylised images at 512:
 
 * images: full decode, shorter side to 512 (antialiased bicubic), centre 512 x 512 crop, for
-  content and style alike; stylisations clamped to [0, 1] and rounded to 8 bits (what a PNG
+  content and style alike (so the figure is NOT the reference's on the original files, and the
+  summary says so, listing the changed files); stylisations clamped to [0, 1] and rounded to 8 bits (what a PNG
   holds) before scoring, so re-scoring the saved PNGs gives the same numbers;
 * LPIPS: AlexNet, v0.1, stylised vs content, inputs mapped to [-1, 1] (the ArtFID reference);
 * FID: art-trained Inception-v3, 2048-d pooled features, no resizing (all images are 512 x 512),
@@ -40,6 +45,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lpips_net": ("alex", "vgg", "squeeze"),
     "fid_variant": ("fid", "fid_inf"),
     "style_set": ("unique", "per_pair"),
+    "logger": ("csv", "tensorboard", "wandb"),
 }
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "eval"
 
@@ -54,8 +60,12 @@ class EvalConfig:
         content_dir: content images. style_dir: style images.
         pairs_file: ``content,style`` lines instead of every content x style pair.
         pairing: stylized_dir rule: "name" (``<content>__<style>.<ext>``) or "sorted" (ArtFID's).
-        size: shorter side of content and style images (None: as stored; the stylised folder's
-            images are always scored as stored). crop: centre square crop after resizing.
+        size: None (default, the reference): content and style images as stored, for the network
+            and for scoring alike. An int: their shorter side goes to ``size`` (PIL antialiased
+            bicubic) and, with ``crop``, the centre square is kept; the summary then lists every
+            changed file and says the figure is not the reference's. Stylised images are always
+            scored as stored (checkpoint mode: as written, so re-scoring the saved folder with
+            ``--stylized-dir`` and the same options gives the same numbers).
         output: report folder. save_images: also write every stylisation as PNG.
         batch_size: pairs per forward pass. alpha: content/style trade-off of the network.
         devices: processes (one per GPU, or CPU processes with gloo). accelerator: auto|cpu|cuda.
@@ -72,6 +82,12 @@ class EvalConfig:
         gram: also report the Gram-matrix style distance. ssim: report SSIM.
         timing: benchmark the network (checkpoint mode). timing_sizes, timing_runs,
             timing_warmup, timing_batch_size: its protocol.
+        feature_cache_mb: bound on the style features kept at once (network encodings, loss
+            statistics, Inception features); beyond it styles are processed in blocks (each
+            style still encoded once; each content once per block).
+        logger: also log the summary and the per-pair table to an experiment tracker: csv |
+            tensorboard | wandb (see ``tracking.py``); None: reports only. logger_dir: where it
+            saves (default ``<output>/logs``). logger_project, logger_name: run names.
         seed: seeds torch, numpy and FID_inf's subset sampling.
         progress: show progress bars.
     """
@@ -82,7 +98,7 @@ class EvalConfig:
     style_dir: str | None = None
     pairs_file: str | None = None
     pairing: Literal["name", "sorted"] = "name"
-    size: int | None = 512
+    size: int | None = None
     crop: bool = True
     output: str = "eval_out"
     save_images: bool = False
@@ -107,6 +123,11 @@ class EvalConfig:
     timing_runs: int = 10
     timing_warmup: int = 3
     timing_batch_size: int = 4
+    feature_cache_mb: float = 2048.0
+    logger: Literal["csv", "tensorboard", "wandb"] | None = None
+    logger_dir: str | None = None
+    logger_project: str = "stylekernel-eval"
+    logger_name: str | None = None
     seed: int = 0
     progress: bool = True
 
@@ -128,12 +149,16 @@ class EvalConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.feature_cache_mb > 0:
+            raise ConfigError(f"feature_cache_mb must be > 0, got {self.feature_cache_mb}")
         if self.size is not None and self.size < 8:
             raise ConfigError(f"size must be >= 8 or null, got {self.size}")
         if self.fid_variant == "fid_inf" and self.style_set != "per_pair":
             raise ConfigError("fid_variant fid_inf pairs each stylised image with its style image: set style_set: per_pair")
         self.precision = str(self.precision)  # type: ignore[assignment]  # YAML may give 32 as an int
         for name, allowed in CHOICES.items():
+            if name == "logger" and self.logger is None:
+                continue
             if str(getattr(self, name)) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         return self

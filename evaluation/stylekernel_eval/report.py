@@ -58,15 +58,30 @@ def render_markdown(summary: dict[str, Any]) -> str:
              "| metric | value | note |", "| --- | --- | --- |"]
     for name, entry in summary["metrics"].items():
         lines.append(f"| {entry.get('label', name)} | {_fmt(entry.get('value'))} | {entry.get('note', '')} |")
+    resizing = summary.get("resizing")
+    if resizing:
+        lines += ["", f"Images: {resizing['statement']}.", f"Stylised images: {resizing['stylised']}."]
+        for role in ("content", "style", "content_to_stylised"):
+            entry = resizing.get(role) or {}
+            if entry.get("changed"):
+                names = list(entry["files"])
+                shown = ", ".join(f"{n} {'x'.join(map(str, entry['files'][n]['stored_hw']))} -> "
+                                  f"{'x'.join(map(str, entry['files'][n]['used_hw']))}" for n in names[:5])
+                lines.append(f"Changed {role.replace('_', ' ')} images ({entry['changed']} of {entry['of']}, "
+                             f"{entry['rule']}; H x W): {shown}{' ...' if len(names) > 5 else ''} "
+                             f"(all in summary.json).")
     lines += [f"\nNote: {note}" for note in summary.get("notes", [])]
     timing = summary.get("timing")
-    if timing:
+    if timing and timing.get("applies") is False:
+        lines += ["", f"Timing: {timing['note']}."]
+    elif timing:
         lines += ["", f"Timing on {timing['device']} ({timing['device_name']}), {timing['dtype']}, torch "
                       f"{timing['torch_version']}, {timing['num_threads']} threads, median of {timing['runs']} runs:", "",
-                  "| size | ms / image | images / s (batch) | peak memory MB |", "| --- | --- | --- | --- |"]
+                  "| size | ms / image | images / s (batch) | peak memory MB, batch 1 / batch | memory measured |",
+                  "| --- | --- | --- | --- | --- |"]
         for t in timing["sizes"]:
             lines.append(f"| {t['size']} | {t['ms_per_image']:.1f} | {t['images_per_s']:.2f} ({t['batch_size']}) | "
-                         f"{t['peak_memory_mb']:.0f} ({t['peak_memory_kind']}) |")
+                         f"{t['peak_memory_mb']:.0f} / {t.get('peak_memory_mb_batch', 0):.0f} | {t['peak_memory_kind']} |")
     fp = summary.get("fingerprints", {})
     lines += ["", f"Content set {str(fp.get('content'))[:12]}, style set {str(fp.get('style'))[:12]}, "
                   f"git {str(summary.get('git', {}).get('commit'))[:12]}."]

@@ -590,6 +590,45 @@ class Stylizer:
             f"try --max-side, a smaller --tile-size (now {self.tile_size}) or --precision bf16"
         )
 
+    # --- batched core on encoded images (the evaluation runner's entry; one pair per batch row) ---
+    # Same rules as stylize_tensor for one style without mask: content reflect-padded to a multiple
+    # of the stride (at least two strides per side), style cropped to the stride, alpha blended at
+    # relu4_1, tiled encode/decode, output cropped to the content's size. Each content and each
+    # style image is encoded once and its features reused for every pair it belongs to.
+    def encode_content_batch(self, content: Tensor) -> dict[str, Tensor]:
+        """Content images (B, 3, H, W) in [0, 1] -> encoder features of the padded batch, on the device."""
+        stride = self.net.stride
+        return self._encode_batch(pad_to_multiple(content.to(self.device), stride, min_size=2 * stride))
+
+    def encode_style_batch(self, style: Tensor) -> dict[str, Tensor]:
+        """Style images (B, 3, H, W) in [0, 1], used at their given size -> encoder features, on the device."""
+        return self._encode_batch(fit_style_to_stride(style.to(self.device), self.net.stride))
+
+    def stylize_encoded(
+        self,
+        content_features: dict[str, Tensor],
+        style_features: dict[str, Tensor],
+        *,
+        size: tuple[int, int],
+        alpha: float = 1.0,
+    ) -> Tensor:
+        """Features of B contents and B styles (row i: pair i) -> (B, 3, H, W) float32 in [0, 1] on the device.
+
+        ``size`` = (H, W) of the unpadded content images (the output is cropped back to it).
+        """
+        check(0.0 <= alpha <= 1.0, f"alpha must be in [0, 1], got {alpha}")
+        h, w = size
+        with torch.inference_mode(), self._autocast():
+            z = self.net.transform(content_features, style_features).float()
+            if alpha != 1.0:
+                z = z.mul_(alpha).add_(content_features["relu4_1"].float(), alpha=1.0 - alpha)
+            out = tiled_decode(self.net, z, tile_size=self.tile_size) if self.tile_size else self.net.decode(z)
+        return out[..., :h, :w].float().clamp(0, 1)
+
+    def _encode_batch(self, x: Tensor) -> dict[str, Tensor]:
+        with torch.inference_mode(), self._autocast():
+            return tiled_encode(self.net, x, tile_size=self.tile_size) if self.tile_size else self.net.encode(x)
+
 
 def save_image(image: Image.Image, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write ``image`` atomically: a temporary file in the same folder, then ``os.replace``.

@@ -67,10 +67,32 @@ def style_loss(
     std = sqrt(var + ``eps``), var biased or ``unbiased`` (AdaIN / SANet: unbiased, eps 1e-5;
     AdaConv's ``torch.std``: unbiased, eps 0).
     """
+    return style_loss_from_statistics(
+        style_statistics(output, layers, unbiased=unbiased, eps=eps),
+        style_statistics(style, layers, unbiased=unbiased, eps=eps),
+        layers,
+        reduction,
+    )
+
+
+def style_statistics(
+    features: Mapping[str, Tensor], layers: Sequence[str] = STYLE_LAYERS, *, unbiased: bool = False, eps: float = EPS
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """{layer: (mean, std)}, each (B, C, 1, 1) float32: all that :func:`style_loss` reads of a feature map
+    (``unbiased`` and ``eps`` as in :func:`style_loss`)."""
+    return {n: mean_std(features[n], eps, unbiased) for n in layers}
+
+
+def style_loss_from_statistics(
+    output: Mapping[str, tuple[Tensor, Tensor]],
+    style: Mapping[str, tuple[Tensor, Tensor]],
+    layers: Sequence[str] = STYLE_LAYERS,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """:func:`style_loss` from :func:`style_statistics` (lets a caller compute a style image's once)."""
     total = 0.0
     for n in layers:
-        mo, so = mean_std(output[n], eps, unbiased)
-        ms, ss = mean_std(style[n], eps, unbiased)
+        (mo, so), (ms, ss) = output[n], style[n]
         total = total + _mse(mo, ms, reduction) + _mse(so, ss, reduction)
     return total  # type: ignore[return-value]
 
@@ -82,9 +104,19 @@ def gram_loss(
     reduction: Reduction = "mean",
 ) -> Tensor:
     """Sum over layers of MSE between Gram matrices (C x C, divided by H*W), in float32."""
+    return gram_loss_from_grams({n: gram(output[n]) for n in layers}, {n: gram(style[n]) for n in layers}, layers, reduction)
+
+
+def gram_loss_from_grams(
+    output: Mapping[str, Tensor],
+    style: Mapping[str, Tensor],
+    layers: Sequence[str] = STYLE_LAYERS,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """:func:`gram_loss` from Gram matrices {layer: (B, C, C)} (see :func:`gram`)."""
     total = 0.0
     for n in layers:
-        total = total + _mse(gram(output[n]), gram(style[n]), reduction)
+        total = total + _mse(output[n], style[n], reduction)
     return total  # type: ignore[return-value]
 
 

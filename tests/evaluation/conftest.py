@@ -25,7 +25,7 @@ from stylekernel.nn.decoder import Decoder
 from stylekernel.nn.encoder import VGGEncoder
 from stylekernel.nn.functional import adain
 
-FAKE_NAMES = ("alexnet", "art_inception")
+FAKE_NAMES = ("alexnet", "art_inception", "vgg19")
 
 
 def make_fake_alexnet(path: Path, seed: int = 1) -> None:
@@ -34,6 +34,14 @@ def make_fake_alexnet(path: Path, seed: int = 1) -> None:
 
     torch.manual_seed(seed)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)
+
+
+def make_fake_vgg19(path: Path, seed: int = 4) -> None:
+    """A random torchvision VGG19 state dict, ``features.*`` only (what the losses' encoder reads)."""
+    import torchvision
+
+    torch.manual_seed(seed)
+    torch.save({f"features.{k}": v for k, v in torchvision.models.vgg19(weights=None).features.state_dict().items()}, path)
 
 
 def make_fake_art_inception(path: Path, seed: int = 2, image_size: int = 80) -> None:
@@ -54,9 +62,10 @@ def make_fake_art_inception(path: Path, seed: int = 2, image_size: int = 80) -> 
 
 @pytest.fixture(scope="session")
 def fake_weight_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with fake ``alexnet`` and ``art_inception`` files under their registry names."""
+    """A folder with fake ``alexnet``, ``art_inception`` and ``vgg19`` files under their registry names."""
     root = tmp_path_factory.mktemp("fake-weights")
     make_fake_alexnet(root / weight_files.spec("alexnet").filename)
+    make_fake_vgg19(root / weight_files.spec("vgg19").filename)
     make_fake_art_inception(root / weight_files.spec("art_inception").filename)
     return root
 

@@ -31,14 +31,16 @@ def test_benchmark_protocol_and_record() -> None:
     assert d["device"] == "cpu" and d["dtype"] == "float32"
     assert d["torch_version"] == torch.__version__ and d["num_threads"] == torch.get_num_threads()
     assert [s["size"] for s in d["sizes"]] == [16, 32]
-    # per size: 2 warm-up + 4 timed at batch 1, 1 warm-up + 4 timed at batch 3
-    assert net.calls[:6] == [(1, 3, 16, 16)] * 6 and net.calls[6:11] == [(3, 3, 16, 16)] * 5
+    # per size and configuration: 2 warm-up + 4 timed calls, at batch 1 and at batch 3 alike
+    assert net.calls[:6] == [(1, 3, 16, 16)] * 6 and net.calls[6:12] == [(3, 3, 16, 16)] * 6
+    assert len(net.calls) == 24
     for s in d["sizes"]:
         assert len(s["ms_per_image_runs"]) == 4
         assert s["ms_per_image"] == statistics.median(s["ms_per_image_runs"])
         assert 2.0 <= s["ms_per_image"] < 200
         assert 3 / 0.2 < s["images_per_s"] <= 3 / 0.006
-        assert s["peak_memory_mb"] > 0 and s["peak_memory_kind"].startswith("cpu_peak_rss")
+        assert s["peak_memory_mb"] > 0 and s["peak_memory_mb_batch"] > 0
+        assert s["peak_memory_kind"].startswith("cpu_process_peak_rss")
 
 
 def test_peak_memory_sees_a_large_allocation() -> None:

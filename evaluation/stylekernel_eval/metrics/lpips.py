@@ -83,6 +83,32 @@ def lpips_scores(model: nn.Module, stylised: Tensor, content: Tensor) -> Tensor:
     return d.reshape(d.shape[0])
 
 
+def lpips_features(model: nn.Module, images: Tensor) -> list[Tensor]:
+    """One side of LPIPS: images (B, 3, H, W) in [0, 1] -> the unit-normalised backbone features per layer.
+
+    The first half of ``lpips.LPIPS.forward`` (v0.1: scaling layer, backbone, ``normalize_tensor``),
+    so a content image's features can be computed once and compared with many stylisations.
+    """
+    import lpips
+
+    with torch.no_grad():
+        x = 2 * images.float() - 1
+        outs = model.net.forward(model.scaling_layer(x) if model.version == "0.1" else x)
+        return [lpips.normalize_tensor(outs[k]) for k in range(model.L)]
+
+
+def lpips_from_features(model: nn.Module, stylised: list[Tensor], content: list[Tensor]) -> Tensor:
+    """The second half of ``lpips.LPIPS.forward``: per-layer features of both sides -> (B,) float32."""
+    from lpips.lpips import spatial_average
+
+    with torch.no_grad():
+        val: Tensor | int = 0
+        for k in range(model.L):
+            val = val + spatial_average(model.lins[k]((stylised[k] - content[k]) ** 2), keepdim=True)
+    assert isinstance(val, Tensor)
+    return val.reshape(val.shape[0])
+
+
 class LPIPS(PerPairMetric):
     """Mean LPIPS between stylised images and their content images.
 
@@ -110,6 +136,15 @@ class LPIPS(PerPairMetric):
         self.model.eval()
         return self
 
-    def scores(self, stylised: Tensor, content: Tensor) -> dict[str, Tensor]:
-        """(B, 3, H, W) pairs in [0, 1] -> {"lpips": (B,)}."""
-        return {"lpips": lpips_scores(self.model, stylised, content)}
+    def scores(self, stylised: Tensor, content: Tensor | None = None, *,
+               content_features: list[Tensor] | None = None) -> dict[str, Tensor]:
+        """(B, 3, H, W) pairs in [0, 1] -> {"lpips": (B,)}; or the content side precomputed
+        (``content_features`` from :meth:`content_features`, batch B), same values."""
+        if content_features is None:
+            assert content is not None
+            return {"lpips": lpips_scores(self.model, stylised, content)}
+        return {"lpips": lpips_from_features(self.model, lpips_features(self.model, stylised), content_features)}
+
+    def content_features(self, content: Tensor) -> list[Tensor]:
+        """The content side (B, 3, H, W) -> per-layer features, for ``update(stylised, content_features=...)``."""
+        return lpips_features(self.model, content)

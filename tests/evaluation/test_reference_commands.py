@@ -1,0 +1,106 @@
+"""The README's `stylekernel evaluate` commands against the ArtFID reference (`art-fid` 0.0.2).
+
+The default command must give the reference's numbers (to 1e-6 relative) on the same files and
+weight files; a checkpoint run's numbers must be what the reference gives on the written images;
+each preset that resizes must say so in summary.json and summary.md. See evaluation/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stylekernel import weights as weight_files
+from stylekernel.cli import main as stylekernel_main
+
+art_fid = pytest.importorskip("art_fid.art_fid", reason="art-fid (the reference) is not installed")
+
+N = 40  # FID with fewer images than dimensions: ~40+ keeps the reference's sqrtm real
+REL = 1e-6
+
+
+@pytest.fixture
+def reference(eval_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The reference module, reading our fake art Inception file instead of downloading it."""
+    ckpt = weight_files.path_for("art_inception")
+    monkeypatch.setattr(art_fid.utils, "download", lambda url, ckpt_dir=None: str(ckpt))
+    return art_fid
+
+
+def reference_numbers(ref: Any, stylised: Path, content: Path, style: Path) -> dict[str, float]:
+    """FID, LPIPS and ArtFID of the reference on three folders (its own file listing and pairing)."""
+    fid = float(ref.compute_fid(str(stylised), str(style), 16, "cpu", num_workers=0))
+    lpips = float(ref.compute_content_distance(str(stylised), str(content), 16, "lpips", "cpu", num_workers=0))
+    return {"fid": fid, "lpips": lpips, "art_fid": (1 + lpips) * (1 + fid)}
+
+
+def _evaluate(argv: list[str], out: Path) -> dict[str, Any]:
+    assert stylekernel_main(["evaluate", *argv, "--output", str(out), "--no-progress"]) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def _assert_reference(summary: dict[str, Any], ref: dict[str, float]) -> None:
+    m = summary["metrics"]
+    for name in ("fid", "lpips", "art_fid"):
+        print(f"agreement with art-fid, {summary['mode']}, {name}: {abs(m[name]['value'] / ref[name] - 1):.1e} relative")
+        assert m[name]["value"] == pytest.approx(ref[name], rel=REL), name
+    assert summary["resizing"]["reference_exact"] is True
+    assert summary["resizing"]["statement"].startswith("every image as stored")
+
+
+@pytest.mark.slow
+def test_default_stylized_dir_command_is_the_reference(reference: Any, image_writer: Any, tmp_path: Path) -> None:
+    # the README's command, nothing else: stylised images named <content>__<style>.png, content and
+    # style images of different sizes than the default 512 (the old default resized them)
+    stylised = image_writer(tmp_path / "x", [f"c{i:02d}__s{i:02d}.png" for i in range(N)], seed=1, size=(88, 104))[0].parent
+    content = image_writer(tmp_path / "c", [f"c{i:02d}.png" for i in range(N)], seed=2, size=(88, 104))[0].parent
+    style = image_writer(tmp_path / "s", [f"s{i:02d}.png" for i in range(N)], seed=3, size=(96, 80))[0].parent
+    ours = _evaluate(["--stylized-dir", str(stylised), "--content-dir", str(content), "--style-dir", str(style)],
+                     tmp_path / "out")
+    _assert_reference(ours, reference_numbers(reference, stylised, content, style))
+    assert ours["timing"]["applies"] is False
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "every image as stored" in md and "timing does not apply" in md
+
+
+@pytest.mark.slow
+def test_checkpoint_run_scores_the_written_images(reference: Any, image_writer: Any, checkpoint_file: Path,
+                                                  tmp_path: Path) -> None:
+    # 40 pairs (content i, style i): the saved folder lines up with the reference's sorted pairing
+    content = image_writer(tmp_path / "c", [f"c{i:02d}.png" for i in range(N)], seed=2, size=(84, 100))[0].parent
+    style = image_writer(tmp_path / "s", [f"s{i:02d}.png" for i in range(N)], seed=3, size=(96, 80))[0].parent
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"c{i:02d}.png,s{i:02d}.png\n" for i in range(N)))
+    run = _evaluate(["--checkpoint", str(checkpoint_file), "--content-dir", str(content), "--style-dir", str(style),
+                     "--pairs-file", str(pairs), "--save-images", "--loss-encoder", "random"], tmp_path / "run")
+    saved = tmp_path / "run" / "stylised"
+    assert len(list(saved.glob("*.png"))) == N
+    _assert_reference(run, reference_numbers(reference, saved, content, style))
+    again = _evaluate(["--stylized-dir", str(saved), "--content-dir", str(content), "--style-dir", str(style),
+                       "--loss-encoder", "random"], tmp_path / "again")
+    for name, entry in run["metrics"].items():
+        assert again["metrics"][name]["value"] == pytest.approx(entry["value"], rel=REL, abs=1e-9), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset,size", [("paper", 512), ("smoke", 96)])
+def test_presets_that_resize_say_so(preset: str, size: int, eval_weights: Path, image_writer: Any,
+                                    tmp_path: Path) -> None:
+    n = 6
+    stylised = image_writer(tmp_path / "x", [f"c{i}__s{i}.png" for i in range(n)], seed=1, size=(80, 80))[0].parent
+    content = image_writer(tmp_path / "c", [f"c{i}.png" for i in range(n)], seed=2, size=(88, 104))[0].parent
+    style = image_writer(tmp_path / "s", [f"s{i}.png" for i in range(n)], seed=3, size=(96, 80))[0].parent
+    ours = _evaluate(["--preset", preset, "--stylized-dir", str(stylised), "--content-dir", str(content),
+                      "--style-dir", str(style), "--no-gram"], tmp_path / "out")
+    r = ours["resizing"]
+    assert r["reference_exact"] is False and r["statement"].startswith("NOT the reference's figure")
+    assert r["content"]["changed"] == r["style"]["changed"] == n
+    assert r["style"]["files"]["s0.png"] == {"stored_hw": [96, 80], "used_hw": [size, size]}
+    assert f"shorter side {size}" in r["style"]["rule"] and "bicubic" in r["style"]["rule"]
+    assert r["content_to_stylised"]["changed"] == n  # then matched to the 80 x 80 stylised images
+    assert r["stylised"].startswith("as stored")
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "NOT the reference's figure" in md and "s0.png 96x80 -> " in md
