@@ -81,8 +81,6 @@ def input_range(layers: Iterable[nn.Module], lo: int, hi: int, *, axis: int = 0)
                 raise NotTileableError(f"padding={pad!r} of {layer} is not supported")
             p = _pair(pad, axis)
             d = _pair(getattr(layer, "dilation", 1), axis)
-            if isinstance(layer, nn.MaxPool2d) and layer.ceil_mode:
-                raise NotTileableError(f"{layer}: ceil_mode pooling is not supported")
             lo, hi = lo * s - p, hi * s - p + d * (k - 1)
         elif isinstance(layer, _PADS):
             before = int(layer.padding[2 * (1 - axis)])  # (left, right, top, bottom)
@@ -223,7 +221,8 @@ def tiled_encode(net: StyleTransferNet, image: Tensor, *, tile_size: int, layers
         for xs in tile_spans(w, tile=tile, halo=pad, align=stride):
             feats = net.encode(image[:, :, ys.in_start : ys.in_end, xs.in_start : xs.in_end], layers)
             for name, f in feats.items():
-                s = strides[name]
+                # entries beyond the encoder's layers (e.g. StyTr-2's "image") scale with the tile
+                s = strides[name] if name in strides else (ys.in_end - ys.in_start) // f.shape[-2]
                 if name not in out:
                     out[name] = f.new_empty(b, f.shape[1], h // s, w // s)
                 core = f[:, :, (ys.start - ys.in_start) // s : (ys.end - ys.in_start) // s,
@@ -301,11 +300,11 @@ def tiled_transform(
     factors = {name: h // f.shape[-2] for name, f in content.items()}
     for ys in spans_y:
         for xs in spans_x:
-            crop = {
+            crop = content if len(spans_y) == len(spans_x) == 1 else {
                 name: f[:, :, ys.in_start // s : ys.in_end // s, xs.in_start // s : xs.in_end // s]
                 for name, f in content.items()
                 if (s := factors[name]) >= 1
-            }
+            }  # one span: the whole dict, entries finer than relu4_1 (StyTr-2's "image") included
             t = net.transform_local(crop, state)  # untiled networks: one span, crop = content
             core = t[:, :, ys.start - ys.in_start : ys.end - ys.in_start, xs.start - xs.in_start : xs.end - xs.in_start]
             if out is None:

@@ -205,15 +205,16 @@ def test_tiled_transform_accumulates_weighted(net):
     torch.testing.assert_close(scaled, 0.25 * ref, rtol=0, atol=1e-5 * ref.abs().max().item())
 
 
-def test_adain_tiled_equals_untiled_and_formula():
+@pytest.mark.parametrize("unbiased", [True, False])
+def test_adain_tiled_equals_untiled_and_formula(unbiased):
     from stylekernel.baselines.adain import AdaINNet
 
-    net = AdaINNet(encoder_weights="random").eval()
+    net = AdaINNet(encoder_weights="random", unbiased_std=unbiased).eval()
     content, style = _feats(net, 30, 17), _feats(net, 9, 7, seed=1)
     ref, _ = _assert_tiles_exact(net, content, style, tile_size=64)
     zc, zs = content["relu4_1"].double(), style["relu4_1"].double()
-    naive = (zc - zc.mean((2, 3), keepdim=True)) / (zc.var((2, 3), unbiased=False, keepdim=True) + 1e-5).sqrt()
-    naive = naive * (zs.var((2, 3), unbiased=False, keepdim=True) + 1e-5).sqrt() + zs.mean((2, 3), keepdim=True)
+    naive = (zc - zc.mean((2, 3), keepdim=True)) / (zc.var((2, 3), unbiased=unbiased, keepdim=True) + 1e-5).sqrt()
+    naive = naive * (zs.var((2, 3), unbiased=unbiased, keepdim=True) + 1e-5).sqrt() + zs.mean((2, 3), keepdim=True)
     torch.testing.assert_close(ref.double(), naive, rtol=1e-5, atol=1e-5)
 
 
