@@ -252,9 +252,15 @@ def test_check_against_module_names_the_first_mismatch(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_fit_from_a_weights_only_checkpoint_starts_from_its_weights(tmp_path: Path, work: Path) -> None:
+@pytest.mark.parametrize("form", ["checkpoint", "exported folder"])
+def test_fit_from_a_weights_only_checkpoint_starts_from_its_weights(tmp_path: Path, work: Path, form: str) -> None:
     net = tiny_net(seed=123)  # another init than the run's seed_everything(0)
     weights = module_checkpoint(tmp_path / "imported.ckpt", net)
+    if form == "exported folder":  # `stylekernel export`: safetensors + JSON, read without pickle
+        from stylekernel.export import export
+
+        export(weights, tmp_path / "exported")
+        weights = tmp_path / "exported"
     every_step = tmp_path / "every_step.yaml"
     every_step.write_text(
         "trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"

@@ -69,6 +69,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return ckpt
 
 
+def read_checkpoint_or_pretrained(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A checkpoint file (:func:`read_checkpoint`), or an exported folder / Hub id (``stylekernel
+    export``: safetensors + JSON, no pickle) as a checkpoint-shaped dict holding weights only."""
+    from stylekernel import export
+
+    return export.read_pretrained(path) if export.is_pretrained_ref(path) else read_checkpoint(path)
+
+
 def network_record(ckpt: Mapping[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
     """The checked ``stylekernel`` record of a checkpoint (CheckpointError if absent or malformed)."""
     record = ckpt.get("stylekernel")
@@ -125,9 +133,7 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], got: Mapping[str, tor
 
 def load_net(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> StyleTransferNet:
     """Rebuild the network stored in a ``stylekernel fit`` checkpoint, in eval mode."""
-    from stylekernel import export  # an exported folder or a Hub id (stylekernel export): no pickle
-
-    ckpt = export.read_pretrained(path) if export.is_pretrained_ref(path) else read_checkpoint(path)
+    ckpt = read_checkpoint_or_pretrained(path)
     net = build_net(ckpt, path)
     state = net_state(ckpt)
     check_state_dict(net.state_dict(), state, where=str(path))

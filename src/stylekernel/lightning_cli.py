@@ -34,7 +34,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
-from stylekernel.checkpoint import check_against_module, has_training_state, read_checkpoint
+from stylekernel.checkpoint import check_against_module, has_training_state, read_checkpoint_or_pretrained
+from stylekernel.export import is_pretrained_ref
 from stylekernel.checkpoint_io import SafeCheckpointIO, install_checkpoint_io
 from stylekernel.config_errors import check_yaml_files, explain_argument_error, explain_config_error
 from stylekernel.errors import CheckpointError, ConfigError, capture_config_errors
@@ -75,7 +76,9 @@ class StyleKernelCLI(LightningCLI):
             ckpt_path = self.config[subcommand].get("ckpt_path")
             # (Lightning's own hparams reader below opens any existing file, even one named "last")
             if ckpt_path and (str(ckpt_path) not in _SPECIAL_CKPT or Path(str(ckpt_path)).is_file()):
-                self._early_ckpt = (os.path.realpath(ckpt_path), read_checkpoint(ckpt_path))
+                self._early_ckpt = (os.path.realpath(ckpt_path), read_checkpoint_or_pretrained(ckpt_path))
+                if is_pretrained_ref(ckpt_path):
+                    return  # an exported folder / Hub id: weights only, nothing for Lightning's hparams reader
         super()._parse_ckpt_path()
 
     # --- running --------------------------------------------------------------------------------
@@ -123,7 +126,7 @@ class StyleKernelCLI(LightningCLI):
         if self._early_ckpt is not None and self._early_ckpt[0] == real:
             ckpt = self._early_ckpt[1]
         else:
-            ckpt = read_checkpoint(resolved)
+            ckpt = read_checkpoint_or_pretrained(resolved)
         self._early_ckpt = None
         check_against_module(ckpt, self.model, resolved)
         if has_training_state(ckpt):

@@ -325,3 +325,24 @@ def test_cuda_tiled_equals_untiled_and_reports_allocator_peak(net):
     assert 0 < peaks[0] < peaks[1]  # tiles need less device memory
     cpu = Stylizer(net, style_size=None, tile_size=None).stylize_tensor(c, [s])
     torch.testing.assert_close(tiled.stylize_tensor(c, [s]), cpu, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["adain", "sanet"])
+def test_ceil_mode_encoders_tile_exactly(name):
+    """The peers' ceil_mode pools agree with floor pools on stride-aligned tiles: tiled == one pass."""
+    from stylekernel.baselines.registry import MODELS
+
+    net = MODELS[name](encoder_weights="random").double().eval()
+    assert any(getattr(m, "ceil_mode", False) for m in net.encoder.modules())
+    s = net.stride
+    x = torch.rand(1, 3, 13 * s, 9 * s, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = net.encode(x)
+        calls = []
+        encode = net.encode
+        net.encode = lambda image, layers=None: calls.append(image.shape) or encode(image, layers)  # type: ignore[method-assign]
+        tiled = tiled_encode(net, x, tile_size=4 * s)
+    assert len(calls) > 1, "the encoder ran in one pass, not in tiles"
+    assert ref.keys() == tiled.keys()
+    for k in ref:
+        torch.testing.assert_close(tiled[k], ref[k], rtol=1e-10, atol=1e-12)
