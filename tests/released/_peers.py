@@ -48,3 +48,17 @@ def rel(a: Tensor, b: Tensor) -> float:
 def save(state: dict, path: Path) -> Path:
     torch.save(state, path)
     return path
+
+
+def assert_part_refused(method: str, files: dict[str, Path], part: str, bad: Path, out: Path, message: str) -> None:
+    """Importing ``method`` with ``bad`` as ``part`` is one line naming the file, the part and
+    ``message``, and writes nothing at ``out``."""
+    import pytest
+
+    from stylekernel.released import ReleaseImportError, import_release
+
+    with pytest.raises(ReleaseImportError) as info:
+        import_release(method, {**files, part: bad}, out)
+    text = str(info.value)
+    assert "\n" not in text and message in text and str(bad) in text and f"({part})" in text
+    assert not out.exists()
