@@ -192,12 +192,13 @@ def test_stylize_and_evaluate_commands_take_the_folder(trained: Path, exported: 
         assert cli.main(["stylize", "--checkpoint", str(ref), "--content", str(content), "--style", str(style),
                          "--output", str(tmp_path / f"{name}.png"), "--style-size", "0"]) == 0
     assert Image.open(tmp_path / "ckpt.png").tobytes() == Image.open(tmp_path / "dir.png").tobytes()
-    # evaluate's loader (stylekernel_eval.runner uses checkpoint.load_net)
-    from stylekernel_eval.runner import _load_net
-    from stylekernel_eval.protocol import EvalConfig
+    # evaluate reads --checkpoint with checkpoint.load_net (stylekernel_eval.runner.evaluate), for any --devices
+    import inspect
 
-    net = _load_net(EvalConfig(checkpoint=str(exported), content_dir=str(tmp_path), style_dir=str(tmp_path)), None)
-    assert isinstance(net, StyleKernelNet)
+    from stylekernel_eval import runner
+
+    assert "load_net(config.checkpoint" in inspect.getsource(runner.evaluate)
+    assert isinstance(load_net(exported), StyleKernelNet)
 
 
 @pytest.fixture
