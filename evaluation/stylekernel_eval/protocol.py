@@ -44,6 +44,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("32", "bf16-mixed", "16-mixed"),
     "lpips_net": ("alex", "vgg", "squeeze"),
     "fid_variant": ("fid", "fid_inf"),
+    "fid_sqrtm": ("exact", "reference"),
     "style_set": ("unique", "per_pair"),
     "logger": ("csv", "tensorboard", "wandb"),
 }
@@ -75,6 +76,8 @@ class EvalConfig:
         inception_weights: registry name or path of the art Inception checkpoint.
         fid_resize: None (no resizing, the reference) or a square size for Inception inputs.
         fid_variant: "fid" or "fid_inf" (needs more than fid_inf_min_size pairs; paired style set).
+        fid_sqrtm: "exact" (factor method, accurate to ~1e-14) or "reference" (art-fid's scipy
+            sqrtm, its rounding included: about 20 CPU s per FID; see metrics/fid.py).
         style_set: "unique" (each distinct style image once) or "per_pair" (one per stylisation).
         fid_inf_points, fid_inf_min_size: FID_inf subset sizes linspace(min_size, N, points).
         loss_encoder: VGG19 weights of content/style losses (as in training): torchvision |
@@ -112,6 +115,7 @@ class EvalConfig:
     inception_weights: str = "art_inception"
     fid_resize: int | None = None
     fid_variant: Literal["fid", "fid_inf"] = "fid"
+    fid_sqrtm: Literal["exact", "reference"] = "exact"
     style_set: Literal["unique", "per_pair"] = "unique"
     fid_inf_points: int = 15
     fid_inf_min_size: int = 5000

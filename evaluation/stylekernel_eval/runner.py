@@ -183,6 +183,7 @@ def _build_metrics(config: EvalConfig, net: StyleTransferNet | None, device: tor
             fid_inf_points=config.fid_inf_points,
             fid_inf_min_size=config.fid_inf_min_size,
             seed=config.seed,
+            fid_sqrtm=config.fid_sqrtm,
         )
     }
     if with_losses:
@@ -360,6 +361,7 @@ def _metric_entries(results: dict[str, Any], config: EvalConfig) -> dict[str, di
                   "note": "stylised vs content, lower is better"},
         "fid": {"label": "FID", "value": art["fid"], "variant": "FID", "n_stylised": art["n_fake"],
                 "n_style": art["n_real"], "style_set": config.style_set, "inception_resize": config.fid_resize,
+                "sqrtm": art["sqrtm"], **({"value_exact": art["fid_exact"]} if "fid_exact" in art else {}),
                 "note": fid_note},
         "art_fid": {"label": "ArtFID (plain FID)", "value": art["art_fid"], "variant": "ArtFID with plain FID",
                     "note": "(1 + LPIPS) x (1 + FID)"},

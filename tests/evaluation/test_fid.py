@@ -147,3 +147,88 @@ def test_incomplete_inception_file_is_rejected(tmp_path: Path) -> None:
     torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(32, 3, 3, 3)}, bad)
     with pytest.raises(CheckpointError, match="not the art Inception"):
         load_art_inception(bad)
+
+
+def _high_precision_fid(a: np.ndarray, b: np.ndarray, digits: int = 40) -> float:
+    """The FID formula evaluated with ``digits`` significant digits (mpmath), from the float64 features.
+
+    tr sqrt(S1 S2) is the nuclear norm of C1 C2^T / sqrt((n1 - 1)(n2 - 1)) for the centred
+    features C1 (n1, D), C2 (n2, D): an n1 x n2 SVD, cheap at high precision.
+    """
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = digits
+    A, B = mpmath.matrix(a.tolist()), mpmath.matrix(b.tolist())
+    (n1, d), n2 = a.shape, b.shape[0]
+    ma = [mpmath.fsum(A[i, j] for i in range(n1)) / n1 for j in range(d)]
+    mb = [mpmath.fsum(B[i, j] for i in range(n2)) / n2 for j in range(d)]
+    ca = mpmath.matrix([[A[i, j] - ma[j] for j in range(d)] for i in range(n1)])
+    cb = mpmath.matrix([[B[i, j] - mb[j] for j in range(d)] for i in range(n2)])
+    trace_sqrt = mpmath.fsum(mpmath.svd_r(ca * cb.T, compute_uv=False)) / mpmath.sqrt((n1 - 1) * (n2 - 1))
+    dist = mpmath.fsum((ma[j] - mb[j]) ** 2 for j in range(d))
+    tr1 = mpmath.fsum(ca[i, j] ** 2 for i in range(n1) for j in range(d)) / (n1 - 1)
+    tr2 = mpmath.fsum(cb[i, j] ** 2 for i in range(n2) for j in range(d)) / (n2 - 1)
+    return float(dist + tr1 + tr2 - 2 * trace_sqrt)
+
+
+def _singular_sets(seed: int = 0, n: int = 20, d: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Two non-negative feature sets with fewer samples than dimensions (singular covariances)."""
+    rng = np.random.default_rng(seed)
+    return np.abs(rng.normal(size=(n, d))) + 0.3 * rng.random(d), np.abs(rng.normal(size=(n - 3, d)))
+
+
+def test_both_sqrtm_methods_against_a_40_digit_evaluation() -> None:
+    a, b = _singular_sets()
+    truth = _high_precision_fid(a, b)
+    args = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    exact = frechet_distance(*args)
+    reference = frechet_distance(*args, sqrtm="reference")
+    assert exact == pytest.approx(truth, rel=1e-12)
+    assert fid_from_features(a, b) == pytest.approx(truth, rel=1e-12)
+    # scipy's Schur sqrtm of a singular product: close, but not to the last digits (measured 7.7e-8 here)
+    assert reference == pytest.approx(truth, rel=1e-6)
+
+
+def test_reference_sqrtm_is_the_reference_arithmetic() -> None:
+    """``sqrtm="reference"`` gives art-fid's compute_frechet_distance to the last bit on the same inputs."""
+    art_fid = pytest.importorskip("art_fid.art_fid", reason="art-fid (the reference) is not installed")
+    a, b = _singular_sets(seed=1)
+    args = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    with pytest.warns(DeprecationWarning):  # the reference passes scipy's deprecated `disp`
+        ref = float(art_fid.compute_frechet_distance(*args))
+    assert frechet_distance(*args, sqrtm="reference") == ref
+
+
+def test_reference_sqrtm_imaginary_result_is_reported_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stylekernel_eval.metrics import fid as fid_module
+
+    def complex_sqrtm(m: np.ndarray) -> np.ndarray:
+        return m.astype(np.complex128) + 0.5j
+
+    monkeypatch.setattr(scipy.linalg, "sqrtm", complex_sqrtm)
+    a, b = _singular_sets(d=16)
+    with pytest.raises(fid_module.ReferenceSqrtmError, match="imaginary component 0.5"):
+        fid_module.reference_trace_sqrt(np.cov(a, rowvar=False), np.cov(b, rowvar=False))
+    with pytest.raises(ConfigError, match="sqrtm must be one of"):
+        frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False), sqrtm="schur")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow  # two 2048 x 2048 scipy sqrtm (~20 CPU s each)
+def test_fid_metric_reference_mode_reports_both_and_falls_back_loudly(eval_weights: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    rng = np.random.default_rng(5)
+    fake, real = torch.from_numpy(rng.random((12, 2048))), torch.from_numpy(rng.random((9, 2048)) + 0.1)
+    metrics = {m: FID(sqrtm=m) for m in ("exact", "reference")}
+    for metric in metrics.values():
+        metric.update_features(fake, real=False)
+        metric.update_features(real, real=True)
+    exact, reference = metrics["exact"].compute(), metrics["reference"].compute()
+    assert exact["sqrtm"] == "exact" and "fid_exact" not in exact
+    assert reference["sqrtm"] == "reference" and reference["fid_exact"] == exact["fid"]
+    assert reference["fid"] == pytest.approx(exact["fid"], rel=1e-6) and reference["fid"] != exact["fid"]
+    monkeypatch.setattr(scipy.linalg, "sqrtm", lambda m: m.astype(np.complex128) + 0.5j)
+    failing = FID(sqrtm="reference")
+    failing.update_features(fake, real=False)
+    failing.update_features(real, real=True)
+    fallback = failing.compute()
+    assert fallback["fid"] == exact["fid"] and fallback["sqrtm"].startswith("exact: the reference's sqrtm has an imaginary")
+    assert "the exact value is reported instead" in caplog.text

@@ -19,10 +19,13 @@ from stylekernel.cli import main as stylekernel_main
 art_fid = pytest.importorskip("art_fid.art_fid", reason="art-fid (the reference) is not installed")
 
 N = 40  # FID with fewer images than dimensions: ~40+ keeps the reference's sqrtm real
-# Issue 10 asks for 1e-6; measured on these fake weights with the default command: FID 2.5e-6 relative
-# (40 images, a singular 2048-d covariance, so scipy's sqrtm amplifies float32 feature differences).
-# The bound guards what is reached; the 1e-6 goal is open.
-REL = 1e-5
+# The default (exact) square root differs from the reference's by the reference's own rounding: its scipy
+# sqrtm of the singular 2048 x 2048 product is 2.5e-6 relative from a 40-digit evaluation on such sets
+# (python -m experiments.benchmarks.fid_sqrtm_accuracy), ours 2e-16. The default is held to REL; with
+# `--fid-sqrtm reference` (the reference's arithmetic) the figure is held to REL_REFERENCE, what is left
+# being float32 Inception features computed in other batches (measured 7e-8 to 4e-7).
+REL = 5e-6
+REL_REFERENCE = 1e-6
 
 
 @pytest.fixture
@@ -45,11 +48,11 @@ def _evaluate(argv: list[str], out: Path) -> dict[str, Any]:
     return json.loads((out / "summary.json").read_text())
 
 
-def _assert_reference(summary: dict[str, Any], ref: dict[str, float]) -> None:
+def _assert_reference(summary: dict[str, Any], ref: dict[str, float], rel: float = REL) -> None:
     m = summary["metrics"]
     for name in ("fid", "lpips", "art_fid"):
-        print(f"agreement with art-fid, {summary['mode']}, {name}: {abs(m[name]['value'] / ref[name] - 1):.1e} relative")
-        assert m[name]["value"] == pytest.approx(ref[name], rel=REL), name
+        print(f"agreement with art-fid, {summary['mode']}, {m['fid']['sqrtm']}, {name}: {abs(m[name]['value'] / ref[name] - 1):.1e} relative")
+        assert m[name]["value"] == pytest.approx(ref[name], rel=rel), name
     assert summary["resizing"]["reference_exact"] is True
     assert summary["resizing"]["statement"].startswith("every image as stored")
 
@@ -65,9 +68,21 @@ def test_default_stylized_dir_command_is_the_reference(reference: Any, image_wri
     ours = _evaluate(["--stylized-dir", str(stylised), "--content-dir", str(content), "--style-dir", str(style)],
                      tmp_path / "out")
     _assert_reference(ours, reference_numbers(reference, stylised, content, style))
-    assert ours["timing"]["applies"] is False
+    assert ours["timing"]["applies"] is False and ours["metrics"]["fid"]["sqrtm"] == "exact"
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "every image as stored" in md and "timing does not apply" in md
+
+
+@pytest.mark.slow
+def test_reference_sqrtm_command_gives_the_reference_figure(reference: Any, image_writer: Any, tmp_path: Path) -> None:
+    stylised = image_writer(tmp_path / "x", [f"c{i:02d}__s{i:02d}.png" for i in range(N)], seed=1, size=(80, 88))[0].parent
+    content = image_writer(tmp_path / "c", [f"c{i:02d}.png" for i in range(N)], seed=2, size=(80, 88))[0].parent
+    style = image_writer(tmp_path / "s", [f"s{i:02d}.png" for i in range(N)], seed=3, size=(88, 80))[0].parent
+    ours = _evaluate(["--stylized-dir", str(stylised), "--content-dir", str(content), "--style-dir", str(style),
+                      "--fid-sqrtm", "reference"], tmp_path / "out")
+    fid = ours["metrics"]["fid"]
+    assert fid["sqrtm"] == "reference" and fid["value_exact"] != fid["value"]
+    _assert_reference(ours, reference_numbers(reference, stylised, content, style), rel=REL_REFERENCE)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 from torch import Tensor
 from torchmetrics import Metric
 
-from stylekernel_eval.metrics.fid import FID
+from stylekernel_eval.metrics.fid import FID, SqrtmMethod
 from stylekernel_eval.metrics.lpips import LPIPS
 
 FIDVariant = Literal["fid", "fid_inf"]
@@ -54,6 +54,7 @@ class ArtFID(Metric):
         fid_inf_points: int = 15,
         fid_inf_min_size: int = 5000,
         seed: int = 0,
+        fid_sqrtm: SqrtmMethod = "exact",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -66,6 +67,7 @@ class ArtFID(Metric):
             fid_inf_points=fid_inf_points,
             fid_inf_min_size=fid_inf_min_size,
             seed=seed,
+            sqrtm=fid_sqrtm,
         )
 
     def update(
