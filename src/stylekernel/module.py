@@ -116,8 +116,8 @@ class StyleTransferModule(L.LightningModule):
         _check_optimisation(self._build_optimizer, self._build_lr_scheduler)
         self.save_hyperparameters(ignore=["net"])
         for name, value in (("optimizer", optimizer), ("lr_scheduler", lr_scheduler)):
-            # outside LightningCLI (which saves its config) keep plain data: checkpoints load weights_only
-            if name in self.hparams and not isinstance(self.hparams[name], (dict, type(None))):
+            # outside LightningCLI (which saves its config): a plain-data copy, checkpoints load weights_only
+            if value is not None and name in self.hparams and self.hparams[name] is value:
                 spec = callable_spec(value)
                 if spec is None:
                     del self.hparams[name]  # a lambda or function: not recordable, not resumable by config
