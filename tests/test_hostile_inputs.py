@@ -330,9 +330,9 @@ def test_pixel_budget_is_checked_from_the_header(tmp_path: Path, monkeypatch) ->
     [
         (["--trainer.max_steps=abc"], None, ["trainer.max_steps (command line)", "expected int"]),
         (["--model.init_args.net.init_args.kernel_size=abc"], None, ["model.init_args.net.init_args.kernel_size (command line)"]),
-        ([], "model:\n  init_args:\n    lr: abc\n", ["model.init_args.lr (", "extra.yaml:3)", "expected float"]),
+        ([], "model:\n  init_args:\n    style_weight: abc\n", ["model.init_args.style_weight (", "extra.yaml:3)", "expected float"]),
         ([], "model:\n  init_args:\n    lrr: 3\n", ["model.init_args.lrr (", "extra.yaml:3)", "unknown option"]),
-        ([], "model:\n  init_args:\n    lr: [1,\n", ["extra.yaml:4", "YAML syntax error"]),
+        ([], "model:\n  init_args:\n    style_weight: [1,\n", ["extra.yaml:4", "YAML syntax error"]),
     ],
     ids=["cli-type", "cli-nested", "yaml-type", "yaml-unknown-key", "yaml-syntax"],
 )
@@ -368,8 +368,8 @@ def test_constructor_errors_name_where_the_argument_was_set(tmp_path: Path) -> N
     cfg.write_text("model:\n  init_args:\n    net:\n      init_args:\n        kernel_size: 4\n")
     args = ["fit", "--config", QUICKSTART, "--config", str(cfg)]
     assert locate_key("model.init_args.net.init_args.kernel_size", args) == f"{cfg}:5"
-    assert locate_key("model.init_args.lr", args) == f"{QUICKSTART}:17"
-    assert locate_key("model.init_args.lr", [*args, "--model.init_args.lr=2"]) == "command line"
+    assert locate_key("model.init_args.optimizer.init_args.lr", args) == f"{QUICKSTART}:20"
+    assert locate_key("model.init_args.num_logged_images", [*args, "--model.init_args.num_logged_images=2"]) == "command line"
     assert locate_key("model.init_args.nothing", args) == "defaults"
     message = "StyleKernelNet: kernel_size must be odd, got 4"
     assert explain_config_error(message, args) == f"model.init_args.net.init_args.kernel_size ({cfg}:5): {message}"

@@ -45,6 +45,16 @@ class PairData(L.LightningDataModule):
         return DataLoader(PairSet(2), batch_size=2)
 
 
+def adam(lr: float) -> dict:
+    """The ``optimizer`` spec of Adam at ``lr`` (torch's default betas, no weight decay)."""
+    return {"class_path": "torch.optim.Adam", "init_args": {"lr": lr}}
+
+
+def inverse_decay(decay: float) -> dict:
+    """The ``lr_scheduler`` spec lr / (1 + decay * step)."""
+    return {"class_path": "stylekernel.schedule.InverseDecayLR", "init_args": {"decay": decay}}
+
+
 def small_net(**kwargs) -> StyleKernelNet:
     torch.manual_seed(0)
     return StyleKernelNet(encoder_weights="random", groups=16, kernel_hidden_channels=32, gate_hidden_channels=16, **kwargs)
@@ -88,7 +98,10 @@ def test_zero_weight_skips_the_term() -> None:
     assert set(terms) == {"content", "style", "loss"}
 
 
-@pytest.mark.parametrize("kwargs, word", [({"lr": 0.0}, "lr"), ({"style_weight": -1.0}, "style_weight")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [({"optimizer": adam(0.0)}, "lr"), ({"lr_scheduler": inverse_decay(-1.0)}, "decay"), ({"style_weight": -1.0}, "style_weight")],
+)
 def test_bad_hyperparameters_name_the_argument(kwargs: dict, word: str) -> None:
     with pytest.raises(ConfigError, match=word):
         StyleTransferModule(small_net(), **kwargs)
@@ -107,22 +120,25 @@ def test_schedule_reproduces_the_stytr2_and_adaattn_recipes() -> None:
 
     root = Path(__file__).resolve().parents[1] / "configs" / "model"
     st = yaml.safe_load((root / "stytr2.yaml").read_text())["model"]["init_args"]
-    f = InverseDecay(st["lr_decay"], st["warmup_steps"], st["warmup_start"])
+    assert st["optimizer"]["class_path"] == "torch.optim.Adam"
+    assert st["lr_scheduler"]["class_path"] == "stylekernel.schedule.InverseDecayLR"
+    lr, f = st["optimizer"]["init_args"]["lr"], InverseDecay(**st["lr_scheduler"]["init_args"])
     for i in [0, 1, 4999, 9999, 10000, 10001, 50000, 159999]:
         # StyTR-2 train.py: warmup_learning_rate (args.lr = 5e-4) below 1e4, adjust_learning_rate after
         peer = 5e-4 * 0.1 * (1.0 + 3e-4 * i) if i < 1e4 else 2e-4 / (1.0 + 1e-5 * (i - 1e4))
-        assert st["lr"] * f(i) == pytest.approx(peer, rel=1e-12)
+        assert lr * f(i) == pytest.approx(peer, rel=1e-12)
     aa = yaml.safe_load((root / "adaattn.yaml").read_text())["model"]["init_args"]
-    g = InverseDecay(aa["lr_decay"], 0, 0.0, aa["lr_milestones"], aa["lr_gamma"])
-    steps_per_epoch = aa["lr_milestones"][0] // 2
+    assert aa["lr_scheduler"]["class_path"] == "stylekernel.schedule.InverseDecayLR"
+    lr, g = aa["optimizer"]["init_args"]["lr"], InverseDecay(**aa["lr_scheduler"]["init_args"])
+    steps_per_epoch = aa["lr_scheduler"]["init_args"]["milestones"][0] // 2
     for i in [0, steps_per_epoch, 2 * steps_per_epoch - 1, 2 * steps_per_epoch, 3 * steps_per_epoch + 5, 5 * steps_per_epoch - 1]:
         # AdaAttN networks.get_scheduler('linear'): lr * 0.3 ** max(0, epoch + 1 - n_epochs), n_epochs 2, stepped per epoch
         epoch = i // steps_per_epoch
-        assert aa["lr"] * g(i) == pytest.approx(2e-4 * 0.3 ** max(0, epoch + 1 - 2), rel=1e-12)
+        assert lr * g(i) == pytest.approx(2e-4 * 0.3 ** max(0, epoch + 1 - 2), rel=1e-12)
 
 
 def test_training_lowers_the_loss_and_schedules_lr(tmp_path: Path) -> None:
-    module = StyleTransferModule(small_net(), lr=1e-3, lr_decay=0.1)
+    module = StyleTransferModule(small_net(), optimizer=adam(1e-3), lr_scheduler=inverse_decay(0.1))
     batch = PairSet(2)[0]
     batch = {k: v.unsqueeze(0).repeat(2, 1, 1, 1) for k, v in batch.items()}
     before = module.compute_losses(batch["content"], batch["style"])[0]["loss"].item()
@@ -139,16 +155,16 @@ def _final_weights(module: StyleTransferModule) -> dict[str, torch.Tensor]:
 
 
 def test_exact_resume_matches_uninterrupted_training(tmp_path: Path) -> None:
-    full = StyleTransferModule(small_net(), lr=1e-3)
+    full = StyleTransferModule(small_net(), optimizer=adam(1e-3))
     trainer(tmp_path / "a", max_epochs=2).fit(full, datamodule=PairData())
     ref = _final_weights(full)
 
-    half = StyleTransferModule(small_net(), lr=1e-3)
+    half = StyleTransferModule(small_net(), optimizer=adam(1e-3))
     t1 = trainer(tmp_path / "b", max_epochs=1)
     t1.fit(half, datamodule=PairData())
     ckpt = tmp_path / "half.ckpt"
     t1.save_checkpoint(ckpt)
-    resumed = StyleTransferModule(small_net(), lr=1e-3)
+    resumed = StyleTransferModule(small_net(), optimizer=adam(1e-3))
     with torch.no_grad():  # make sure the resumed weights really come from the checkpoint
         for p in resumed.net.trainable_parameters():
             p.add_(1.0)
@@ -208,7 +224,7 @@ def test_validation_logs_an_image_grid(tmp_path: Path) -> None:
 
 
 def test_bf16_mixed_training_step_keeps_fp32_statistics(tmp_path: Path) -> None:
-    module = StyleTransferModule(small_net(), lr=1e-3)
+    module = StyleTransferModule(small_net(), optimizer=adam(1e-3))
     seen: dict[str, torch.dtype] = {}
     original = module.compute_losses
 

@@ -40,7 +40,7 @@ from stylekernel.checkpoint_io import SafeCheckpointIO, install_checkpoint_io
 from stylekernel.config_errors import check_yaml_files, explain_argument_error, explain_config_error
 from stylekernel.errors import CheckpointError, ConfigError, capture_config_errors
 from stylekernel.loggers import SaveResolvedConfig
-from stylekernel.module import StyleTransferModule
+from stylekernel.module import LEGACY_ARGUMENTS, StyleTransferModule, migrate_hparams, upgrade_legacy_flags
 from stylekernel.paths import check_writable_dir
 
 _SPECIAL_CKPT = {"last", "best", "hpc", "registry"}
@@ -79,7 +79,18 @@ class StyleKernelCLI(LightningCLI):
                 self._early_ckpt = (os.path.realpath(ckpt_path), read_checkpoint_or_pretrained(ckpt_path))
                 if is_pretrained_ref(ckpt_path):
                     return  # an exported folder / Hub id: weights only, nothing for Lightning's hparams reader
+                hparams = self._early_ckpt[1].get("hyper_parameters")
+                if isinstance(hparams, dict) and any(k in LEGACY_ARGUMENTS for k in hparams):
+                    self._parse_hparams(subcommand, migrate_hparams(hparams))  # written before lr etc. moved
+                    return
         super()._parse_ckpt_path()
+
+    def _parse_hparams(self, subcommand: str, hparams: dict[str, Any]) -> None:
+        """Lightning's update of the config from a checkpoint's hyper-parameters (``_parse_ckpt_path``)."""
+        hparams = {k: v for k, v in hparams.items() if k != "_instantiator"}
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
 
     # --- running --------------------------------------------------------------------------------
     def _run_subcommand(self, subcommand: str) -> None:
@@ -184,11 +195,13 @@ def run_lightning_cli(args: list[str], **kwargs: Any) -> StyleKernelCLI:
     # The training stream is an endless IterableDataset whose __len__ is the batches per "epoch";
     # it shards itself per rank and worker, which is what this warning asks for.
     warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
+    args = upgrade_legacy_flags(args)  # --model.init_args.lr etc., deprecated
     check_yaml_files(args)
     try:
         return StyleKernelCLI(
             StyleTransferModule,
             subclass_mode_model=True,
+            auto_configure_optimizers=False,  # the module's optimizer / lr_scheduler arguments instead
             args=None if args == sys.argv[1:] else args,
             save_config_callback=SaveResolvedConfig,
             save_config_kwargs={"overwrite": True},

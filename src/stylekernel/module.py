@@ -7,23 +7,46 @@ The network is passed in (a ``class_path`` in YAML), so a baseline trains with t
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
-from typing import Any, Sequence
+import warnings
+from typing import Any, Mapping, Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from stylekernel import __version__
 from stylekernel import losses as L_
-from stylekernel.errors import check
+from stylekernel.errors import ConfigError, check
 from stylekernel.image_logging import log_image_grid, make_grid
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.schedule import InverseDecay
 
 log = logging.getLogger(__name__)
 
 LOSS_TERMS = ("content", "style", "identity1", "identity2")
+
+# The defaults of ``optimizer`` and ``lr_scheduler`` as jsonargparse specs (``--print_config``
+# shows them; ``--model.init_args.optimizer.init_args.lr=...`` changes one value): Adam lr 1e-4
+# with torch's default betas (0.9, 0.999) and weight decay 0, and the inverse decay
+# lr / (1 + 5e-5 * step) stepped once per optimiser step (InverseDecayLR's own defaults).
+DEFAULT_OPTIMIZER: Mapping[str, Any] = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-4}}
+DEFAULT_LR_SCHEDULER: Mapping[str, Any] = {"class_path": "stylekernel.schedule.InverseDecayLR"}
+
+# Arguments of the module before the optimiser and scheduler were injected (checkpoints written
+# until then save them as hyper-parameters): old name -> (new argument, its init_args key).
+LEGACY_ARGUMENTS = {
+    "lr": ("optimizer", "lr"),
+    "betas": ("optimizer", "betas"),
+    "weight_decay": ("optimizer", "weight_decay"),
+    "lr_decay": ("lr_scheduler", "decay"),
+    "warmup_steps": ("lr_scheduler", "warmup_steps"),
+    "warmup_start": ("lr_scheduler", "warmup_start"),
+    "lr_milestones": ("lr_scheduler", "milestones"),
+    "lr_gamma": ("lr_scheduler", "gamma"),
+}
 
 
 class StyleTransferModule(L.LightningModule):
@@ -35,10 +58,13 @@ class StyleTransferModule(L.LightningModule):
             (defaults: SANet's 1, 3, 50, 1); a weight of 0 skips that term's computation.
         content_layers: encoder layers of the content loss.
         style_layers: encoder layers of the style and identity-2 losses.
-        lr: Adam learning rate; lr_decay: inverse decay lr / (1 + lr_decay * step);
-        warmup_steps: linear warm-up steps before the decay, starting at ``warmup_start`` x lr;
-        lr_milestones, lr_gamma: the lr is multiplied by ``lr_gamma`` at each of these steps
-            (see :class:`~stylekernel.schedule.InverseDecay`); betas, weight_decay: Adam's.
+        optimizer: builds the optimiser from the network's trainable parameters (one param
+            group); default Adam, lr 1e-4, betas (0.9, 0.999), no weight decay. In YAML a
+            ``class_path`` (any ``torch.optim`` class) with ``init_args``; in Python a callable
+            or such a dict.
+        lr_scheduler: builds the scheduler from the optimiser, stepped once per optimiser step;
+            default :class:`~stylekernel.schedule.InverseDecayLR` (lr / (1 + 5e-5 * step));
+            None: a constant lr.
         num_logged_images: rows of the content | style | output grid logged at validation.
         content_normalized: content loss on mean-variance-normalised features (True, ours and
             SANet's) or on the raw features (False: AdaIN, AdaConv).
@@ -60,14 +86,8 @@ class StyleTransferModule(L.LightningModule):
         identity2_weight: float = 1.0,
         content_layers: Sequence[str] = L_.CONTENT_LAYERS,
         style_layers: Sequence[str] = L_.STYLE_LAYERS,
-        lr: float = 1e-4,
-        lr_decay: float = 5e-5,
-        warmup_steps: int = 0,
-        warmup_start: float = 0.0,
-        lr_milestones: Sequence[int] = (),
-        lr_gamma: float = 1.0,
-        betas: tuple[float, float] = (0.9, 0.999),
-        weight_decay: float = 0.0,
+        optimizer: OptimizerCallable = DEFAULT_OPTIMIZER,  # type: ignore[assignment]
+        lr_scheduler: LRSchedulerCallable | None = DEFAULT_LR_SCHEDULER,  # type: ignore[assignment]
         num_logged_images: int = 4,
         content_normalized: bool = True,
         content_target: str = "content",
@@ -80,16 +100,9 @@ class StyleTransferModule(L.LightningModule):
             ("style_weight", style_weight),
             ("identity1_weight", identity1_weight),
             ("identity2_weight", identity2_weight),
-            ("lr_decay", lr_decay),
-            ("weight_decay", weight_decay),
-            ("warmup_steps", warmup_steps),
             ("num_logged_images", num_logged_images),
         ]:
             check(value >= 0, f"{name} must be >= 0, got {value}")
-        check(lr > 0, f"lr must be > 0, got {lr}")
-        check(0.0 <= warmup_start <= 1.0, f"warmup_start must be in [0, 1], got {warmup_start}")
-        check(lr_gamma > 0, f"lr_gamma must be > 0, got {lr_gamma}")
-        check(all(m >= 0 for m in lr_milestones), f"lr_milestones must be >= 0, got {list(lr_milestones)}")
         check(std_eps >= 0, f"std_eps must be >= 0, got {std_eps}")
         check(content_target in ("content", "transformed"), f"content_target must be 'content' or 'transformed', got {content_target!r}")
         check(
@@ -98,7 +111,18 @@ class StyleTransferModule(L.LightningModule):
         )
         missing = [n for n in dict.fromkeys([*content_layers, *style_layers]) if n not in net.encoder.layers]
         check(not missing, f"content_layers/style_layers {missing} are not in the encoder, which ends at {net.encoder.last_layer}")
+        self._build_optimizer = _as_callable(optimizer)
+        self._build_lr_scheduler = None if lr_scheduler is None else _as_callable(lr_scheduler)
+        _check_optimisation(self._build_optimizer, self._build_lr_scheduler)
         self.save_hyperparameters(ignore=["net"])
+        for name, value in (("optimizer", optimizer), ("lr_scheduler", lr_scheduler)):
+            # outside LightningCLI (which saves its config): a plain-data copy, checkpoints load weights_only
+            if value is not None and name in self.hparams and self.hparams[name] is value:
+                spec = callable_spec(value)
+                if spec is None:
+                    del self.hparams[name]  # a lambda or function: not recordable, not resumable by config
+                else:
+                    self.hparams[name] = spec
         self.net = net
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
@@ -171,10 +195,10 @@ class StyleTransferModule(L.LightningModule):
 
     # --- optimisation ---------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
-        hp = self.hparams
-        optimizer = torch.optim.Adam(self.net.trainable_parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
-        schedule = InverseDecay(hp.lr_decay, hp.warmup_steps, hp.warmup_start, hp.lr_milestones, hp.lr_gamma)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        optimizer = self._build_optimizer(self.net.trainable_parameters())
+        if self._build_lr_scheduler is None:
+            return {"optimizer": optimizer}
+        scheduler = self._build_lr_scheduler(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -196,3 +220,98 @@ class StyleTransferModule(L.LightningModule):
             "net": self.net.init_config(),
             "encoder_source": self.net.encoder.source,
         }
+
+
+# --- the injected optimiser and scheduler ---------------------------------------------------
+def _import(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    check(bool(module), f"class_path {path!r} is not a dotted import path")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"class_path {path!r} cannot be imported: {exc}") from None
+
+
+def _as_callable(value: Any) -> Any:
+    """A callable, or a ``{"class_path", "init_args"}`` spec -> the callable (a partial of the class)."""
+    if isinstance(value, Mapping):
+        extra = set(value) - {"class_path", "init_args"}
+        check("class_path" in value and not extra, f"an optimiser/scheduler spec has class_path and init_args, got {sorted(value)}")
+        return functools.partial(_import(str(value["class_path"])), **dict(value.get("init_args") or {}))
+    check(callable(value), f"optimizer/lr_scheduler must be callable or a class_path spec, got {value!r}")
+    return value
+
+
+def callable_spec(value: Any) -> dict[str, Any] | None:
+    """The plain-data ``{"class_path", "init_args"}`` of a spec, a class or a keyword partial of one; else None."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {"class_path": str(value["class_path"]), "init_args": dict(value.get("init_args") or {})}
+    if isinstance(value, functools.partial) and isinstance(value.func, type) and not value.args:
+        return {"class_path": f"{value.func.__module__}.{value.func.__qualname__}", "init_args": dict(value.keywords)}
+    if isinstance(value, type):
+        return {"class_path": f"{value.__module__}.{value.__qualname__}", "init_args": {}}
+    return None
+
+
+def _check_optimisation(build_optimizer: Any, build_lr_scheduler: Any) -> None:
+    """Build both on a one-element parameter, so a bad value fails at construction in one line."""
+    probe = torch.nn.Parameter(torch.zeros(1))
+    try:
+        optimizer = build_optimizer([probe])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"optimizer: {exc}") from None
+    check(isinstance(optimizer, torch.optim.Optimizer), f"optimizer must build a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    lr = optimizer.param_groups[0].get("lr")
+    check(isinstance(lr, (int, float)) and lr > 0, f"optimizer lr must be > 0, got {lr}")
+    if build_lr_scheduler is not None:
+        try:
+            build_lr_scheduler(optimizer)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"lr_scheduler: {exc}") from None
+
+
+def migrate_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Saved hyper-parameters with the pre-injection names (lr, lr_decay, ...) -> today's arguments.
+
+    ``lr``, ``betas``, ``weight_decay`` become Adam's ``optimizer`` init_args; ``lr_decay``,
+    ``warmup_steps``, ``warmup_start``, ``lr_milestones``, ``lr_gamma`` become
+    :class:`~stylekernel.schedule.InverseDecayLR`'s ``decay``, ``warmup_steps``,
+    ``warmup_start``, ``milestones``, ``gamma``. Hyper-parameters without them come back unchanged.
+    """
+    out = dict(hparams)
+    old = {k: out.pop(k) for k in list(out) if k in LEGACY_ARGUMENTS}
+    if not old:
+        return out
+    specs = {"optimizer": DEFAULT_OPTIMIZER, "lr_scheduler": DEFAULT_LR_SCHEDULER}
+    for target in dict.fromkeys(t for t, _ in LEGACY_ARGUMENTS.values()):
+        values = {key: old[name] for name, (t, key) in LEGACY_ARGUMENTS.items() if t == target and name in old}
+        if values:
+            spec = callable_spec(specs[target])
+            assert spec is not None
+            spec["init_args"].update({k: list(v) if isinstance(v, tuple) else v for k, v in values.items()})
+            out[target] = spec
+    return out
+
+
+def upgrade_legacy_flags(args: Sequence[str]) -> list[str]:
+    """``--model.init_args.lr=X`` (and ``--model.lr``, each old name) -> today's key, with a deprecation warning.
+
+    The pre-injection flags keep working for one release: ``--model.init_args.lr`` becomes
+    ``--model.init_args.optimizer.init_args.lr``, ``--model.init_args.lr_decay`` becomes
+    ``--model.init_args.lr_scheduler.init_args.decay``, and so on (:data:`LEGACY_ARGUMENTS`).
+    """
+    out = []
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        for prefix in ("--model.init_args.", "--model."):
+            name = flag[len(prefix):] if flag.startswith(prefix) else None
+            if name in LEGACY_ARGUMENTS:
+                target, key = LEGACY_ARGUMENTS[name]
+                new = f"--model.init_args.{target}.init_args.{key}"
+                warnings.warn(f"{flag} is deprecated and will be removed in the next release: use {new}", FutureWarning, stacklevel=2)
+                arg = new + eq + value
+                break
+        out.append(arg)
+    return out

@@ -5,14 +5,22 @@ lr(step) = base_lr * warmup(step) / (1 + decay * max(0, step - warmup_steps)) * 
 warmup ramps linearly from ``warmup_start`` to 1 over ``warmup_steps`` and k is the number of
 ``milestones`` already reached. The defaults give the AdaIN / SANet rule ``lr / (1 + 5e-5 *
 step)``; StyTr-2's warm-up is ``warmup_start`` 0.25 over 10k steps then decay 1e-5, and AdaAttN's
-per-epoch drops are ``decay`` 0 with ``milestones`` at epoch boundaries and ``gamma`` 0.3. A
-picklable callable, so LambdaLR checkpoints it.
+per-epoch drops are ``decay`` 0 with ``milestones`` at epoch boundaries and ``gamma`` 0.3.
+
+:class:`InverseDecayLR` is the scheduler the module builds by default (``lr_scheduler`` in YAML,
+``class_path: stylekernel.schedule.InverseDecayLR``); it is a ``LambdaLR`` whose multiplier is the
+picklable :class:`InverseDecay`, so its state dict is the one ``LambdaLR`` always wrote.
 """
 
 from __future__ import annotations
 
 import bisect
 from typing import Sequence
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
+from stylekernel.errors import check
 
 
 class InverseDecay:
@@ -26,6 +34,11 @@ class InverseDecay:
         milestones: Sequence[int] = (),
         gamma: float = 1.0,
     ) -> None:
+        check(decay >= 0, f"decay must be >= 0, got {decay}")
+        check(warmup_steps >= 0, f"warmup_steps must be >= 0, got {warmup_steps}")
+        check(0.0 <= warmup_start <= 1.0, f"warmup_start must be in [0, 1], got {warmup_start}")
+        check(gamma > 0, f"gamma must be > 0, got {gamma}")
+        check(all(m >= 0 for m in milestones), f"milestones must be >= 0, got {list(milestones)}")
         self.decay = float(decay)
         self.warmup_steps = int(warmup_steps)
         self.warmup_start = float(warmup_start)
@@ -37,3 +50,28 @@ class InverseDecay:
         if step < self.warmup_steps:
             return drops * (self.warmup_start + (1.0 - self.warmup_start) * step / self.warmup_steps)
         return drops / (1.0 + self.decay * (step - self.warmup_steps))
+
+
+class InverseDecayLR(LambdaLR):
+    """``LambdaLR(optimizer, InverseDecay(...))``: warm-up, inverse decay and step drops per step.
+
+    Args:
+        optimizer: the optimiser whose param groups' ``lr`` is the base lr.
+        decay: inverse decay rate per step after the warm-up (lr / (1 + decay * step)).
+        warmup_steps: linear warm-up steps, starting at ``warmup_start`` x lr.
+        warmup_start: the warm-up's first multiplier, in [0, 1].
+        milestones: steps at which the lr is multiplied by ``gamma``.
+        gamma: the factor of each milestone.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        decay: float = 5e-5,
+        warmup_steps: int = 0,
+        warmup_start: float = 0.0,
+        milestones: Sequence[int] = (),
+        gamma: float = 1.0,
+    ) -> None:
+        schedule = InverseDecay(decay, warmup_steps, warmup_start, milestones, gamma)
+        super().__init__(optimizer, schedule)

@@ -114,7 +114,7 @@ def test_adam_steps_lower_the_training_loss(name: str) -> None:
     """Three Adam steps through StyleTransferModule.compute_losses lower the loss on a fixed batch."""
     torch.manual_seed(0)
     net = build(name, encoder_weights="random")
-    module = StyleTransferModule(net, lr_decay=0.0)
+    module = StyleTransferModule(net, lr_scheduler=None)  # a constant lr
     module.train()
     optimizer = module.configure_optimizers()["optimizer"]
     size = max(32, 2 * net.stride)

@@ -66,8 +66,8 @@ def test_command_scales_with_the_node_count_and_parses(nnodes: int, tmp_path: Pa
     printed = _printed(_sbatch(tmp_path, nnodes=nnodes), capsys, monkeypatch)
     world = 8 * nnodes
     assert lookup(printed, "trainer.num_nodes") == nnodes and str(lookup(printed, "trainer.devices")) == "8"
-    assert lookup(printed, "model.init_args.lr") == pytest.approx(1e-4 * world)
-    assert lookup(printed, "model.init_args.lr_decay") == pytest.approx(5e-5 * world)
+    assert lookup(printed, "model.init_args.optimizer.init_args.lr") == pytest.approx(1e-4 * world)
+    assert lookup(printed, "model.init_args.lr_scheduler.init_args.decay") == pytest.approx(5e-5 * world)
     assert lookup(printed, "trainer.max_steps") == round(160000 / world)
     assert lookup(printed, "trainer.val_check_interval") == round(5000 / world)
     assert lookup(printed, "trainer.strategy") == "ddp"
@@ -79,9 +79,9 @@ def test_command_scales_with_the_node_count_and_parses(nnodes: int, tmp_path: Pa
 
 
 def test_script_arguments_come_last(tmp_path: Path, capsys, monkeypatch) -> None:
-    argv = _sbatch(tmp_path, "--trainer.max_steps=7", "--model.init_args.lr=0.01")
+    argv = _sbatch(tmp_path, "--trainer.max_steps=7", "--model.init_args.optimizer.init_args.lr=0.01")
     printed = _printed(argv, capsys, monkeypatch)
-    assert printed["trainer"]["max_steps"] == 7 and printed["model"]["init_args"]["lr"] == 0.01
+    assert printed["trainer"]["max_steps"] == 7 and lookup(printed, "model.init_args.optimizer.init_args.lr") == 0.01
 
 
 def test_requeued_job_resumes_from_the_newest_checkpoint(tmp_path: Path) -> None:

@@ -15,11 +15,13 @@ import yaml
 
 from stylekernel.lightning_cli import run_lightning_cli
 from stylekernel.module import StyleTransferModule
+from stylekernel.schedule import InverseDecayLR
 
 from ._cli import QUICKSTART, ROOT, TINY
 
 TRAINER = ROOT / "configs" / "trainer"
 DEFAULTS = {k: p.default for k, p in inspect.signature(StyleTransferModule.__init__).parameters.items()}
+SCHEDULE_DECAY = inspect.signature(InverseDecayLR.__init__).parameters["decay"].default
 
 
 def _load(name: str) -> dict:  # type: ignore[type-arg]
@@ -39,8 +41,8 @@ def test_linear_scaling_rule(name: str) -> None:
     assert world in (8, 16)
     assert "data" not in config, "the per-GPU batch (data.init_args.batch_size) must stay the 1-GPU one"
     model = config["model"]["init_args"]
-    assert model["lr"] == pytest.approx(DEFAULTS["lr"] * world)
-    assert model["lr_decay"] == pytest.approx(DEFAULTS["lr_decay"] * world)
+    assert model["optimizer"]["init_args"]["lr"] == pytest.approx(DEFAULTS["optimizer"]["init_args"]["lr"] * world)
+    assert model["lr_scheduler"]["init_args"]["decay"] == pytest.approx(SCHEDULE_DECAY * world)
     assert trainer["max_steps"] == base["trainer"]["max_steps"] // world
     for value, reference in [
         (trainer["val_check_interval"], base["trainer"]["val_check_interval"]),
