@@ -10,11 +10,11 @@ import pytest
 from stylekernel.cli import main as stylekernel_main
 
 from stylekernel_eval.cli import parse_config
-from stylekernel_eval.protocol import CONFIG_DIR, EvalConfig, load_overrides
+from stylekernel_eval.protocol import PRESET_DIR, EvalConfig, load_overrides
 
 
 def test_every_eval_yaml_is_a_valid_config() -> None:
-    files = sorted(CONFIG_DIR.glob("*.yaml"))
+    files = sorted(PRESET_DIR.glob("*.yaml"))
     assert {f.stem for f in files} >= {"paper", "smoke"}
     for f in files:
         cfg = EvalConfig(checkpoint="x", content_dir="c", style_dir="s", **load_overrides(f))
