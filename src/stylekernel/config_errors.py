@@ -28,6 +28,7 @@ _PARSER_KEY = re.compile(r'^Parser key "([^"]+)"(?: element \d+)?:\s*(.*)$')
 _NOT_PROVIDED = re.compile(r'^expected "([^"]+)" to be one of \{([^}]*)\}, but it was not provided')
 _CLASS_PATH = re.compile(r"^(?:- )?Problem with given class_path '([^']+)':\s*(.*)$")
 _NOT_ACCEPTED = re.compile(r"^Option '([^']+)' is not accepted")
+_SUB_NOT_ACCEPTED = re.compile(r"^Subcommand '([^']+)' does not accept option '([^']+)'")
 _CLASS_REPR = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
 _STOP = ("Given value", "- Expected a <class 'NoneType'>")
 _ARGUMENT = re.compile(r"^argument ([\w.]+): (.*)$")
@@ -125,6 +126,10 @@ def explain_argument_error(exc: ArgumentError, args: Sequence[str]) -> str:
     if lines and _ARGUMENT.match(lines[0]):  # argparse's own (a subcommand or positional)
         m = _ARGUMENT.match(lines[0])
         return f"{m.group(1)} (command line): {_clean(m.group(2))}"  # type: ignore[union-attr]
+    m = _SUB_NOT_ACCEPTED.match(lines[0]) if lines else None
+    if m:
+        return f"{m.group(2)} ({locate_key(m.group(2), args)}): unknown option of {m.group(1)!r}"
+    given = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Given value:")), None)
     keys: list[str] = []
     cls_name = ""
     reason = ""
@@ -155,7 +160,12 @@ def explain_argument_error(exc: ArgumentError, args: Sequence[str]) -> str:
     if keys[-1] == "init_args":
         keys.pop()
     key = ".".join(keys)
-    return f"{key} ({locate_key(key, args)}): {_clean(reason) or 'invalid value'}"
+    reason = _clean(reason) or "invalid value"
+    if given is not None and re.match(r"^Expected a \w+$", reason):  # a Union (Optional) member's message
+        reason = f"expected {reason.split()[-1]}, got {given!r}"
+    elif given is not None and reason.startswith("expected ") and ", got " not in reason:
+        reason = f"{reason}, got {given!r}"
+    return f"{key} ({locate_key(key, args)}): {reason}"
 
 
 def _leaf_keys(node: Any, prefix: str = "") -> list[tuple[str, int]]:
