@@ -51,6 +51,7 @@ from stylekernel_eval.metrics.lpips import BACKBONE_WEIGHTS
 from stylekernel_eval.metrics.perceptual_losses import PerceptualLosses
 from stylekernel_eval.metrics.ssim import SSIM
 from stylekernel_eval.datamodule_pairs import resolve_data
+from stylekernel_eval.fid_sizes import check_inception_sizes
 from stylekernel_eval.pairing import Pair, all_pairs, fingerprint, list_images, pair_stylised_dir, read_pairs_file
 from stylekernel_eval.protocol import EvalConfig
 from stylekernel_eval.sides import ContentCache, ContentSide, ResizeLog, StyleSide, cat_sides, style_blocks
@@ -157,6 +158,7 @@ def plan(config: EvalConfig) -> Plan:
     else:
         style_set = list(dict.fromkeys(paired_styles)) if config.style_set == "unique" else paired_styles
     check_counts(config, len(pairs), len(style_set))
+    check_inception_sizes(config, pairs, style_set)  # from headers (fid_sizes.py)
     check_weight_files(config)
     fingerprints = {
         "content": fingerprint([p.content for p in pairs]),

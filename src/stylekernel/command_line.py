@@ -37,12 +37,16 @@ from stylekernel.errors import ConfigError
 __all__ = ["ArgumentParser", "Namespace", "command_parser", "normalize_argv", "parse_command"]
 
 _TRUE, _FALSE = ("true", "yes", "on"), ("false", "no", "off")
+EPILOG = ("Spellings: --style-weights is --style_weights; list options take space-separated values and repeats "
+          "(--style a.jpg --style b.jpg, --style-weights 0.7 0.3); booleans --save-images / --no-save-images; "
+          "'none' or 'null' for a null value.")
 #: option (underscore name) -> its value (or None) -> the tokens to parse instead
 Special = dict[str, Callable[["str | None"], list[str]]]
 
 
 def command_parser(prog: str, description: str, **kwargs: Any) -> ArgumentParser:
     """A jsonargparse parser with ``--config`` (repeatable) and ``--print_config``; errors raise, never exit."""
+    kwargs.setdefault("epilog", EPILOG)
     parser = ArgumentParser(prog=prog, description=description, exit_on_error=False, default_env=False, **kwargs)
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file of options (repeatable; later files win, flags win over files)")
     return parser
