@@ -5,68 +5,80 @@ Examples::
     stylekernel evaluate --checkpoint last.ckpt --content-dir C --style-dir S --size 512 --output out
     stylekernel evaluate --preset paper --checkpoint last.ckpt --content-dir C --style-dir S --devices 2
     stylekernel evaluate --stylized-dir X --content-dir C --style-dir S --output out
+    stylekernel evaluate --checkpoint last.ckpt --data runs/x/version_0/config.yaml --output out  # a run's test set
 
-Options are the fields of :class:`stylekernel_eval.protocol.EvalConfig` (``--content-dir`` for
-``content_dir``; booleans as ``--save-images`` / ``--no-save-images``; ``none`` for a null
-value). Precedence: EvalConfig defaults < each ``--preset``/``--config`` in order < flags.
+Options are the fields of :class:`stylekernel_eval.protocol.EvalConfig` (their defaults live
+there only), parsed by jsonargparse (:mod:`stylekernel.command_line`): ``--content_dir`` or
+``--content-dir``; booleans as ``--save-images`` / ``--no-save-images``; ``none`` or ``null``
+for a null value; ``--print_config`` prints the resolved options as YAML, which ``--config``
+reads back. ``--preset NAME`` is ``--config`` with a shipped preset (``presets/NAME.yaml``).
+Precedence: EvalConfig defaults < each ``--preset``/``--config`` in order < flags.
+
+``--data`` takes a DataModule config as ``fit`` does: a YAML file holding a ``data:`` entry (a
+``configs/data/`` fragment, or a run's saved ``config.yaml``), a ``class_path``/``init_args``
+file, or ``--data.class_path ... --data.init_args.x ...``.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import json
 import logging
-import typing
+from pathlib import Path
 from typing import Any, Sequence
 
-from stylekernel_eval.protocol import CHOICES, EvalConfig, build_config, load_overrides
+import yaml
+
+from stylekernel.command_line import ArgumentParser, command_parser, parse_command
+from stylekernel.errors import ConfigError
+from stylekernel_eval.protocol import EvalConfig, preset_files, preset_path
 
 
-def _optional(parse: Any) -> Any:
-    def convert(text: str) -> Any:
-        return None if text.lower() in ("none", "null") else parse(text)
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
+def _config_tokens(value: str | None) -> list[str]:
+    if value is None:
+        raise ConfigError("--preset / --config needs a preset name or a YAML file")
+    return ["--config", str(preset_path(value))]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, generated from the EvalConfig fields (defaults stay in EvalConfig)."""
-    parser = argparse.ArgumentParser(
-        prog="stylekernel evaluate",
-        description="LPIPS, FID/ArtFID, content/style loss, SSIM and timing of stylisations.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        argument_default=argparse.SUPPRESS,
+def _data_tokens(value: str | None) -> list[str]:
+    """``--data FILE`` with a ``data:`` entry (a fit config or fragment) -> that entry; else as given."""
+    if value is None:
+        return ["--data"]
+    path = Path(value).expanduser()
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--data {value}: YAML syntax error: {getattr(exc, 'problem', None) or exc}") from None
+        if isinstance(loaded, dict) and "data" in loaded:
+            return [f"--data={json.dumps(loaded['data'])}"]
+    return [f"--data={value}"]
+
+
+_SPECIAL = {"preset": _config_tokens, "config": _config_tokens, "data": _data_tokens}
+
+
+def build_parser() -> ArgumentParser:
+    """The argument parser: the EvalConfig fields (defaults stay in EvalConfig) and ``--data``."""
+    from lightning.pytorch import LightningDataModule
+
+    parser = command_parser(
+        "stylekernel evaluate",
+        "LPIPS, FID/ArtFID, content/style loss, SSIM and timing of stylisations. "
+        f"--preset NAME (repeatable) is --config with a shipped preset ({', '.join(preset_files())}).",
     )
-    parser.add_argument("--preset", "--config", dest="presets", action="append", metavar="NAME_OR_YAML",
-                        help="a preset in configs/eval/ (e.g. paper) or a YAML file of options; repeatable")
-    hints = typing.get_type_hints(EvalConfig)
-    defaults = EvalConfig()
-    for f in dataclasses.fields(EvalConfig):
-        flag = "--" + f.name.replace("_", "-")
-        hint = hints[f.name]
-        args = typing.get_args(hint)
-        nullable = type(None) in args
-        base = next((a for a in args if a is not type(None)), hint) if nullable else hint
-        default = getattr(defaults, f.name)
-        help_text = f"(default: {default})"
-        if base is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        elif typing.get_origin(base) is list:
-            parser.add_argument(flag, nargs="+", type=int, help=help_text)
-        elif f.name in CHOICES:
-            parser.add_argument(flag, choices=CHOICES[f.name], help=help_text)
-        else:
-            conv = int if base is int else float if base is float else str
-            parser.add_argument(flag, type=_optional(conv) if nullable else conv, help=help_text)
+    parser.add_class_arguments(EvalConfig, nested_key=None, as_group=False, skip={"data"})
+    parser.add_subclass_arguments(LightningDataModule, "data", required=False,
+                                  help="a DataModule whose held-out test_pairs() are scored (class_path/init_args, as in fit)")
     return parser
 
 
 def parse_config(argv: Sequence[str]) -> EvalConfig:
-    """argv -> a validated EvalConfig (presets first, then flags)."""
-    ns = vars(build_parser().parse_args(list(argv)))
-    layers = [load_overrides(p) for p in ns.pop("presets", [])]
-    return build_config(*layers, ns).validate()
+    """argv -> a validated EvalConfig (presets and configs first, then flags)."""
+    ns = parse_command(build_parser(), argv, special=_SPECIAL)
+    values: dict[str, Any] = {k: ns[k] for k in EvalConfig.__dataclass_fields__ if k != "data"}
+    data = ns.get("data")
+    values["data"] = None if data is None else json.loads(json.dumps(data.as_dict(), default=str))
+    return EvalConfig(**values).validate()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

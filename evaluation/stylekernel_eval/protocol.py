@@ -1,14 +1,15 @@
 """The evaluation configuration: every choice of the protocol, its default, and named presets.
 
-:class:`EvalConfig` is the single place where defaults live; YAML files in ``configs/eval/`` and
-the command line only override fields. A preset is a YAML file in ``configs/eval/`` named by its
-stem (``--preset paper``); any other YAML path works too.
+:class:`EvalConfig` is the single place where defaults live; preset YAML files and the command
+line only override fields. A preset is a YAML file of this package's ``presets/`` folder
+(package data, so installed copies have them too) named by its stem (``--preset paper``); any
+other YAML path works too (``--config FILE``).
 
 The defaults are the ArtFID reference's (``art-fid``): every image as stored, each file of the
 style folder once in FID's style set, no resizing for Inception; ``--stylized-dir`` with the
 defaults gives the reference's numbers. Presets that resize say so in every summary.
 
-The ``paper`` preset (``configs/eval/paper.yaml``) reproduces the protocol of this family of
+The ``paper`` preset (``presets/paper.yaml``) reproduces the protocol of this family of
 papers (StyTr2 and later): 20 content images (MS-COCO, held out from training) x 40 style images
 (WikiArt, held out) = 800 stylised images at 512:
 
@@ -28,6 +29,7 @@ papers (StyTr2 and later): 20 content images (MS-COCO, held out from training) x
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +50,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "style_set": ("unique", "per_pair"),
     "logger": ("csv", "tensorboard", "wandb"),
 }
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "eval"
+#: the presets (``--preset NAME`` is ``PRESET_DIR / NAME.yaml``), shipped as package data
+PRESET_DIR = Path(str(importlib.resources.files("stylekernel_eval") / "presets"))
 
 
 @dataclass
@@ -93,6 +96,9 @@ class EvalConfig:
             saves (default ``<output>/logs``). logger_project, logger_name: run names.
         seed: seeds torch, numpy and FID_inf's subset sampling.
         progress: show progress bars.
+        data: a LightningDataModule config (``class_path`` / ``init_args``, as in ``fit``): its
+            held-out ``test_pairs()`` are evaluated, in checkpoint mode, instead of
+            ``content_dir`` x ``style_dir`` (see ``datamodule_pairs.py``).
     """
 
     checkpoint: str | None = None
@@ -134,6 +140,7 @@ class EvalConfig:
     logger_name: str | None = None
     seed: int = 0
     progress: bool = True
+    data: dict[str, Any] | None = None
 
     @property
     def mode(self) -> str:
@@ -145,8 +152,10 @@ class EvalConfig:
         if (self.checkpoint is None) == (self.stylized_dir is None):
             raise ConfigError("give exactly one of --checkpoint (stylise and score) or --stylized-dir (score a folder)")
         for name in ("content_dir", "style_dir"):
-            if getattr(self, name) is None:
-                raise ConfigError(f"--{name.replace('_', '-')} is required")
+            if getattr(self, name) is None and self.data is None:
+                raise ConfigError(f"--{name.replace('_', '-')} is required (or --data, a DataModule whose test pairs are scored)")
+        if self.data is not None and self.stylized_dir is not None:
+            raise ConfigError("--data scores a DataModule's test pairs stylised by --checkpoint; it does not apply to --stylized-dir")
         if self.pairs_file is not None and self.stylized_dir is not None:
             raise ConfigError("--pairs-file applies to --checkpoint mode; --stylized-dir pairs by --pairing")
         positive = ("batch_size", "devices", "timing_runs", "timing_batch_size", "fid_inf_points")
@@ -173,17 +182,24 @@ class EvalConfig:
         return out
 
 
-def _preset_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(CONFIG_DIR.glob("*.yaml"))} if CONFIG_DIR.is_dir() else {}
+def preset_files() -> dict[str, Path]:
+    """{name: file} of the shipped presets."""
+    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.yaml"))} if PRESET_DIR.is_dir() else {}
 
 
-def load_overrides(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Fields from a preset name (``configs/eval/<name>.yaml``) or a YAML file path."""
+def preset_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """The file of a preset name (``paper``) or a YAML path; ConfigError naming the presets if neither."""
     text = os.fspath(name_or_path)
-    presets = _preset_files()
+    presets = preset_files()
     path = presets.get(text) or Path(text).expanduser()
     if not path.is_file():
         raise ConfigError(f"no eval preset or YAML file {text!r}; presets: {', '.join(presets) or 'none found'}")
+    return path
+
+
+def load_overrides(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Fields from a preset name (``presets/<name>.yaml``) or a YAML file path."""
+    path = preset_path(name_or_path)
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of EvalConfig fields")

@@ -50,6 +50,8 @@ from stylekernel_eval.metrics.artfid import ArtFID, combine
 from stylekernel_eval.metrics.lpips import BACKBONE_WEIGHTS
 from stylekernel_eval.metrics.perceptual_losses import PerceptualLosses
 from stylekernel_eval.metrics.ssim import SSIM
+from stylekernel_eval.datamodule_pairs import resolve_data
+from stylekernel_eval.fid_sizes import check_inception_sizes
 from stylekernel_eval.pairing import Pair, all_pairs, fingerprint, list_images, pair_stylised_dir, read_pairs_file
 from stylekernel_eval.protocol import EvalConfig
 from stylekernel_eval.sides import ContentCache, ContentSide, ResizeLog, StyleSide, cat_sides, style_blocks
@@ -156,6 +158,7 @@ def plan(config: EvalConfig) -> Plan:
     else:
         style_set = list(dict.fromkeys(paired_styles)) if config.style_set == "unique" else paired_styles
     check_counts(config, len(pairs), len(style_set))
+    check_inception_sizes(config, pairs, style_set)  # from headers (fid_sizes.py)
     check_weight_files(config)
     fingerprints = {
         "content": fingerprint([p.content for p in pairs]),
@@ -526,6 +529,7 @@ def evaluate(config: EvalConfig, net: StyleTransferNet | None = None) -> dict[st
     if net is not None and config.checkpoint is None and config.stylized_dir is None:
         config = dataclasses.replace(config, checkpoint=f"<in-memory {type(net).__name__}>")
     config.validate()
+    config = resolve_data(config)  # --data: the DataModule's test pairs as folders + pairs file (datamodule_pairs.py)
     device = _device(config)
     if device.type == "cuda" and config.devices > max(1, torch.cuda.device_count()):
         raise ConfigError(f"--devices {config.devices} but only {torch.cuda.device_count()} CUDA devices are visible")

@@ -1,8 +1,9 @@
 """The ``stylekernel`` command.
 
 ``fit | validate | test | predict`` are LightningCLI subcommands (configs in ``configs/``);
-``stylize | evaluate | weights | data`` are the suite's own tools, each a ``main(argv) -> int``
-in its own module. User errors (bad paths, bad files, bad config values) print one line
+``stylize | evaluate | weights | data | export`` are the suite's own tools, each a ``main(argv) -> int``
+in its own module, each on jsonargparse too (``--config``, ``--print_config``; see
+:mod:`stylekernel.command_line`). User errors (bad paths, bad files, bad config values) print one line
 ``stylekernel: error: ...`` and exit with status 2, never a traceback.
 """
 
@@ -53,7 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[0]
     try:
         if command in TOOL_COMMANDS:
-            return int(_tool(command)(args[1:]) or 0)
+            try:
+                return int(_tool(command)(args[1:]) or 0)
+            except SystemExit as exc:  # --help and --print_config (jsonargparse) exit after printing
+                if exc.code in (0, None):
+                    return 0
+                raise
         if command in LIGHTNING_COMMANDS or command.startswith("-"):
             from stylekernel.lightning_cli import run_lightning_cli
 

@@ -14,21 +14,24 @@ line. :func:`check_yaml_files` names the file of a YAML syntax error (jsonargpar
 from __future__ import annotations
 
 import re
-from argparse import ArgumentError
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
+from jsonargparse import ArgumentError
 
 from stylekernel.errors import ConfigError
 
 __all__ = ["check_yaml_files", "config_files", "explain_argument_error", "locate_key"]
 
-_PARSER_KEY = re.compile(r'^Parser key "([^"]+)":\s*(.*)$')
+_PARSER_KEY = re.compile(r'^Parser key "([^"]+)"(?: element \d+)?:\s*(.*)$')
+_NOT_PROVIDED = re.compile(r'^expected "([^"]+)" to be one of \{([^}]*)\}, but it was not provided')
 _CLASS_PATH = re.compile(r"^(?:- )?Problem with given class_path '([^']+)':\s*(.*)$")
 _NOT_ACCEPTED = re.compile(r"^Option '([^']+)' is not accepted")
+_SUB_NOT_ACCEPTED = re.compile(r"^Subcommand '([^']+)' does not accept option '([^']+)'")
 _CLASS_REPR = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
 _STOP = ("Given value", "- Expected a <class 'NoneType'>")
+_ARGUMENT = re.compile(r"^argument ([\w.]+): (.*)$")
 
 
 def config_files(args: Sequence[str]) -> list[str]:
@@ -97,6 +100,13 @@ def _clean(reason: str) -> str:
     match = re.match(r"^Expected a (\w+)\. Got value: (.*)$", reason)
     if match:
         return f"expected {match.group(1)}, got {match.group(2)!r}"
+    match = re.match(r"^Expected a typing\.Literal\[(.*)\]\. Got value: (.*)$", reason)
+    if match:
+        return f"expected one of {match.group(1)}, got {match.group(2)!r}"
+    match = re.match(r"^Not of type (\w+): (.*?)\s*does not conform to restriction (.*)$", reason)
+    if match:
+        got = f", got {match.group(2)}" if match.group(2) else ""
+        return f"expected {match.group(1)} ({match.group(3)}){got}"
     return reason.rstrip(".")
 
 
@@ -106,6 +116,20 @@ def explain_argument_error(exc: ArgumentError, args: Sequence[str]) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if lines and lines[0].startswith("unrecognized arguments:"):
         return f"{lines[0].split(':', 1)[1].strip()} (command line): unrecognized argument"
+    if lines and lines[0].startswith("the following arguments are required:"):
+        missing = lines[0].split(":", 1)[1].strip()
+        flag = missing.split(",")[0].strip().rpartition(".")[2]
+        return f"{missing} (command line): required, not given (as --{flag} or in a --config file)"
+    if lines and _NOT_PROVIDED.match(lines[0]):  # a subcommand not given
+        m = _NOT_PROVIDED.match(lines[0])
+        return f"{m.group(1)} (command line): required, one of {m.group(2).replace(',', ', ')}"  # type: ignore[union-attr]
+    if lines and _ARGUMENT.match(lines[0]):  # argparse's own (a subcommand or positional)
+        m = _ARGUMENT.match(lines[0])
+        return f"{m.group(1)} (command line): {_clean(m.group(2))}"  # type: ignore[union-attr]
+    m = _SUB_NOT_ACCEPTED.match(lines[0]) if lines else None
+    if m:
+        return f"{m.group(2)} ({locate_key(m.group(2), args)}): unknown option of {m.group(1)!r}"
+    given = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Given value:")), None)
     keys: list[str] = []
     cls_name = ""
     reason = ""
@@ -136,7 +160,12 @@ def explain_argument_error(exc: ArgumentError, args: Sequence[str]) -> str:
     if keys[-1] == "init_args":
         keys.pop()
     key = ".".join(keys)
-    return f"{key} ({locate_key(key, args)}): {_clean(reason) or 'invalid value'}"
+    reason = _clean(reason) or "invalid value"
+    if given is not None and re.match(r"^Expected a \w+$", reason):  # a Union (Optional) member's message
+        reason = f"expected {reason.split()[-1]}, got {given!r}"
+    elif given is not None and reason.startswith("expected ") and ", got " not in reason:
+        reason = f"{reason}, got {given!r}"
+    return f"{key} ({locate_key(key, args)}): {reason}"
 
 
 def _leaf_keys(node: Any, prefix: str = "") -> list[tuple[str, int]]:

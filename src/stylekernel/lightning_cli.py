@@ -24,10 +24,10 @@ import os
 import shutil
 import sys
 import warnings
-from argparse import ArgumentError
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger

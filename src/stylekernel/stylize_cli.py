@@ -27,13 +27,15 @@ checked writable before the checkpoint is loaded. Input images beyond the pixel 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
+from jsonargparse.typing import ClosedUnitInterval, NonNegativeInt
+
+from stylekernel.command_line import ArgumentParser, Namespace, command_parser, parse_command
 from stylekernel.errors import ConfigError, StyleKernelError
 
 if TYPE_CHECKING:
@@ -44,50 +46,75 @@ PROG = "stylekernel stylize"
 
 
 # --- arguments --------------------------------------------------------------------------------
-def _positive_int_or_none(text: str) -> Optional[int]:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return None if value == 0 else value
+@dataclass
+class StylizeOptions:
+    """The options of ``stylekernel stylize`` (the one place of their defaults; also ``--config`` keys).
+
+    Attributes:
+        checkpoint: checkpoint written by `stylekernel fit`, or a `stylekernel export` folder / Hub id.
+        content: content image file or folder.
+        style: style image file(s) or one folder; several files are blended (repeat --style).
+        output: output file (single image) or folder.
+        alpha: content/style trade-off in feature space, 0..1 (1: full style).
+        style_weights: blend weights, one per --style (normalised to sum 1; default equal).
+        mask: gray mask image: 1 style: white = stylised; n styles: white = style 1, black = style n.
+        preserve_color: keep the content's colours: luminance-only transfer (what --preserve-color
+            without a value means) or colour-histogram matching of the style.
+        style_size: shorter side of style images, longer side <= 4x; 0 or null keeps their size.
+        max_side: downscale content whose longer side exceeds this; 0 or null: never.
+        max_pixels: refuse input images with more pixels than this, before decoding them (null:
+            $STYLEKERNEL_MAX_PIXELS, else sized to this machine's memory).
+        device: cpu, cuda, cuda:N, mps or auto.
+        precision: autocast precision.
+        tile_size: encoder/transform/decoder tile side in pixels, exact overlap tiling; 0 or null disables.
+        query_chunk_size: content positions per attention chunk (null: the checkpoint's).
+        format: output format in folder mode.
+        keep_alpha: keep the content's transparency (--no-keep-alpha flattens it on white).
+        overwrite: replace existing outputs.
+        quiet: no progress bar.
+    """
+
+    checkpoint: str
+    content: str
+    style: list[str]
+    output: str
+    alpha: ClosedUnitInterval = 1.0  # type: ignore[assignment]
+    style_weights: Optional[list[float]] = None
+    mask: Optional[str] = None
+    preserve_color: Literal["none", "luminance", "histogram"] = "none"
+    style_size: Optional[NonNegativeInt] = 512  # type: ignore[assignment]
+    max_side: Optional[NonNegativeInt] = None
+    max_pixels: Optional[NonNegativeInt] = None
+    device: str = "cpu"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    tile_size: Optional[NonNegativeInt] = 1024  # type: ignore[assignment]
+    query_chunk_size: Optional[NonNegativeInt] = None
+    format: Literal["png", "jpg", "webp", "tif"] = "png"
+    keep_alpha: bool = True
+    overwrite: bool = False
+    quiet: bool = False
 
 
-def _unit_float(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
+#: options where 0 means "none" (as documented since the first release)
+_ZERO_IS_NONE = ("style_size", "max_side", "max_pixels", "tile_size", "query_chunk_size")
+#: ``--preserve-color`` without a value means luminance
+_SPECIAL = {"preserve_color": lambda value: [f"--preserve_color={value or 'luminance'}"]}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used by the docs)."""
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Stylise images or folders of any size with a trained checkpoint.",
-    )
-    p.add_argument("--checkpoint", required=True, help="checkpoint written by `stylekernel fit`")
-    p.add_argument("--content", required=True, help="content image file or folder")
-    p.add_argument("--style", required=True, action="append", help="style image file or folder; repeat to blend several styles")
-    p.add_argument("--output", required=True, help="output file (single image) or folder")
-    p.add_argument("--alpha", type=_unit_float, default=1.0, help="content/style trade-off in feature space, 0..1 (default 1: full style)")
-    p.add_argument("--style-weights", type=float, nargs="+", default=None, help="blend weights, one per --style (normalised to sum 1; default equal)")
-    p.add_argument("--mask", default=None, help="gray mask image: 1 style: white = stylised; n styles: white = style 1, black = style n")
-    p.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default="none", nargs="?", const="luminance",
-                   help="keep the content's colours: luminance-only transfer (the default when given without a value) or "
-                        "colour-histogram matching of the style (default: none)")  # fmt: skip
-    p.add_argument("--style-size", type=_positive_int_or_none, default=512, help="shorter side of style images, longer side <= 4x (default 512); 0 keeps their size")
-    p.add_argument("--max-side", type=_positive_int_or_none, default=None, help="downscale content whose longer side exceeds this (default: never)")
-    p.add_argument("--max-pixels", type=_positive_int_or_none, default=None,
-                   help="refuse input images with more pixels than this, before decoding them "
-                        "(default: $STYLEKERNEL_MAX_PIXELS, else sized to this machine's memory)")  # fmt: skip
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast precision (default fp32)")
-    p.add_argument("--tile-size", type=_positive_int_or_none, default=1024, help="encoder/transform/decoder tile side in pixels, exact overlap tiling (default 1024); 0 disables")
-    p.add_argument("--query-chunk-size", type=_positive_int_or_none, default=None, help="content positions per attention chunk (default: the checkpoint's)")
-    p.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif"), help="output format in folder mode (default png)")
-    p.add_argument("--no-keep-alpha", dest="keep_alpha", action="store_false", help="drop the content's transparency (flatten on white)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
+def build_parser() -> ArgumentParser:
+    """The argument parser (also used by the docs): the fields of :class:`StylizeOptions`."""
+    parser = command_parser(PROG, "Stylise images or folders of any size with a trained checkpoint.")
+    parser.add_class_arguments(StylizeOptions, nested_key=None, as_group=False)
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> Namespace:
+    """argv -> the options (``args.style`` a list, 0 -> None where documented); ConfigError on bad values."""
+    args = parse_command(build_parser(), argv, special=_SPECIAL)
+    for name in _ZERO_IS_NONE:
+        if args[name] == 0:
+            args[name] = None
+    return args
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -147,7 +174,7 @@ def _expand(path: Path, what: str) -> tuple[list[Path], int]:
     return [path], 0
 
 
-def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], bool, int]:
+def plan_jobs(args: Namespace) -> tuple[list[Job], bool, int]:
     """(jobs, folder_mode, ignored non-image files) from the parsed arguments; ConfigError on misuse."""
     content = Path(args.content).expanduser()
     styles = [Path(s).expanduser() for s in args.style]
@@ -193,7 +220,7 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], bool, int]:
 
 
 # --- running ----------------------------------------------------------------------------------
-def _run_job(stylizer: "Stylizer", job: Job, args: argparse.Namespace) -> None:
+def _run_job(stylizer: "Stylizer", job: Job, args: Namespace) -> None:
     from stylekernel.inference import save_image
 
     image = stylizer.stylize(
@@ -215,7 +242,7 @@ def _setup_logging() -> None:
         logging.basicConfig(level=logging.WARNING, format="stylekernel: %(message)s", stream=sys.stderr)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Namespace) -> int:
     """Plan, load the checkpoint, stylise; returns the exit status (raises StyleKernelError on bad input)."""
     from stylekernel.inference import Stylizer
 
@@ -246,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     return _run_folder(stylizer, jobs, args, ignored=ignored)
 
 
-def _run_folder(stylizer: "Stylizer", jobs: list[Job], args: argparse.Namespace, *, ignored: int) -> int:
+def _run_folder(stylizer: "Stylizer", jobs: list[Job], args: Namespace, *, ignored: int) -> int:
     from tqdm import tqdm
 
     written = skipped = 0
@@ -277,11 +304,11 @@ def _run_folder(stylizer: "Stylizer", jobs: list[Job], args: argparse.Namespace,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``stylekernel stylize ...``); returns the exit status, never a traceback for bad input."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     _setup_logging()
     from stylekernel.data.decode import pixel_budget
 
     try:
+        args = parse_args(list(sys.argv[1:] if argv is None else argv))
         with pixel_budget(args.max_pixels):
             return run(args)
     except StyleKernelError as exc:

@@ -10,11 +10,11 @@ import pytest
 from stylekernel.cli import main as stylekernel_main
 
 from stylekernel_eval.cli import parse_config
-from stylekernel_eval.protocol import CONFIG_DIR, EvalConfig, load_overrides
+from stylekernel_eval.protocol import PRESET_DIR, EvalConfig, load_overrides
 
 
 def test_every_eval_yaml_is_a_valid_config() -> None:
-    files = sorted(CONFIG_DIR.glob("*.yaml"))
+    files = sorted(PRESET_DIR.glob("*.yaml"))
     assert {f.stem for f in files} >= {"paper", "smoke"}
     for f in files:
         cfg = EvalConfig(checkpoint="x", content_dir="c", style_dir="s", **load_overrides(f))
@@ -63,3 +63,38 @@ def test_bad_folders_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert status == 2 and len(err.splitlines()) == 1 and "does not exist" in err
     status = stylekernel_main(["evaluate", "--content-dir", "c", "--style-dir", "s"])
     assert status == 2 and "exactly one of --checkpoint" in capsys.readouterr().err
+
+
+def test_presets_ship_as_package_data(tmp_path: Path) -> None:
+    """`--preset paper` works from a non-editable install: the wheel holds the presets and an
+    unpacked copy of it (no repository around) resolves them."""
+    import importlib.resources
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    assert "size: 512" in (importlib.resources.files("stylekernel_eval") / "presets" / "paper.yaml").read_text()
+    pytest.importorskip("setuptools")
+    pytest.importorskip("wheel")
+    root = Path(__file__).resolve().parents[2]
+    project = tmp_path / "project"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in ("src", "evaluation"):
+        shutil.copytree(root / name, project / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, project / name)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q", "-w", "dist"],
+                          cwd=project, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = (project / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        assert {"stylekernel_eval/presets/paper.yaml", "stylekernel_eval/presets/smoke.yaml"} <= set(zf.namelist())
+        zf.extractall(tmp_path / "site")
+    code = ("from stylekernel_eval.cli import parse_config; from stylekernel_eval.protocol import preset_path; "
+            "print(preset_path('paper')); print(parse_config(['--preset', 'paper', '--checkpoint', 'x', '--content-dir', 'c', '--style-dir', 's']).size)")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path / "site")}
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    where, size = run.stdout.split()
+    assert Path(where).is_relative_to(tmp_path / "site") and size == "512"

@@ -16,11 +16,12 @@ Bad usage prints one line (``stylekernel: error: ...``) and exits 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from jsonargparse.typing import PositiveInt
 
 from stylekernel.data.decode import IMAGE_EXTENSIONS
 from stylekernel.data.hf_source import HFSource
@@ -33,18 +34,12 @@ from stylekernel.data.sources import (
     StreamingSource,
     decode_record,
 )
+from stylekernel.command_line import ArgumentParser, Namespace, command_parser, parse_command
 from stylekernel.errors import ImageDecodeError, StyleKernelError
 
 __all__ = ["main", "parse_source", "check_source"]
 
 _LIST_SUFFIXES = (".txt", ".lst", ".list", ".csv")
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one :class:`StyleKernelError` line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise StyleKernelError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 def parse_source(
@@ -58,7 +53,18 @@ def parse_source(
     revision: str | None = None,
     streaming: bool = True,
 ) -> ImageSource:
-    """Turn a command-line SOURCE into an :class:`ImageSource` (see the module docstring)."""
+    """Turn a command-line SOURCE into an :class:`ImageSource` (see the module docstring).
+
+    Args:
+        spec: a folder, a file list, .parquet files, or hf:OWNER/NAME.
+        recursive: folders: also the sub-folders (--no-recursive: top level only).
+        extensions: folders: image extensions.
+        split: Hugging Face split.
+        name: Hugging Face config name.
+        image_column: Hugging Face image column.
+        revision: Hugging Face revision.
+        streaming: Hugging Face: stream (--no-streaming downloads instead).
+    """
     if not spec:
         raise StyleKernelError("no SOURCE given: pass a folder, a file list, .parquet files or hf:OWNER/NAME")
     first = spec[0]
@@ -114,9 +120,16 @@ def _indexed_items(source: IndexedSource) -> Iterator[tuple[str, str]] | None:
 
 
 def check_source(
-    source: ImageSource, *, workers: int = 1, limit: int | None = None, progress: bool = True
+    source: ImageSource, *, workers: PositiveInt = 1, limit: int | None = None, progress: bool = True  # type: ignore[assignment]
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Decode every image of ``source``; returns ``(checked, [(key, reason), ...])`` in order."""
+    """Decode every image of ``source``; returns ``(checked, [(key, reason), ...])`` in order.
+
+    Args:
+        source: the images.
+        workers: decode in N processes.
+        limit: check only the first N images.
+        progress: show a progress bar (--quiet: none).
+    """
     from tqdm import tqdm
 
     source.validate()
@@ -161,7 +174,7 @@ def check_source(
     return checked, failures
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
+def _cmd_check(args: Namespace) -> int:
     source = parse_source(
         args.source,
         recursive=args.recursive,
@@ -179,49 +192,43 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_demo(args: Namespace) -> int:
     from stylekernel.data.demo import write_demo
 
-    written = write_demo(args.output, size=args.size)
+    written = write_demo(args.output, size=args.size, num_patterns=args.num_patterns, seed=args.seed)
     for kind, paths in written.items():
         print(f"wrote {len(paths)} {kind} images to {Path(args.output) / kind}")
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stylekernel data", description="Check image sources; write the demo set.")
-    sub = parser.add_subparsers(dest="command", metavar="{check,demo}", parser_class=_Parser)
-    check = sub.add_parser("check", help="list every undecodable image of a source", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("source", nargs="+", help="folder, file list, .parquet files, or hf:OWNER/NAME")
-    check.add_argument("--workers", type=int, default=1, help="decode in N processes (default 1)")
-    check.add_argument("--no-recursive", dest="recursive", action="store_false", help="folders: top level only")
-    check.add_argument("--extensions", nargs="+", default=list(IMAGE_EXTENSIONS), help="folders: image extensions")
-    check.add_argument("--split", default="train", help="Hugging Face split (default train)")
-    check.add_argument("--name", default=None, help="Hugging Face config name")
-    check.add_argument("--image-column", default="image", help="Hugging Face image column (default image)")
-    check.add_argument("--revision", default=None, help="Hugging Face revision")
-    check.add_argument("--no-streaming", dest="streaming", action="store_false", help="download instead of streaming")
-    check.add_argument("--limit", type=int, default=None, help="check only the first N images")
-    check.add_argument("--quiet", action="store_true", help="no progress bar")
-    check.set_defaults(func=_cmd_check)
-    demo = sub.add_parser("demo", help="write the embedded demo set to DIR/content and DIR/style")
-    demo.add_argument("--output", required=True, help="output folder")
-    demo.add_argument("--size", type=int, default=256, help="shorter side of the written images (default 256)")
-    demo.set_defaults(func=_cmd_demo)
+def build_parser() -> ArgumentParser:
+    """``check SOURCE ...`` (the options of :func:`parse_source` and :func:`check_source`) and ``demo``
+    (those of :func:`~stylekernel.data.demo.write_demo`); each takes --config / --print_config."""
+    from stylekernel.data.demo import write_demo
+
+    parser = command_parser("stylekernel data", "Check image sources; write the demo set.")
+    sub = parser.add_subcommands(required=True, dest="command")
+    check = command_parser("stylekernel data check", __doc__ or "")
+    check.add_argument("source", nargs="+", type=str, help="folder, file list, .parquet files, or hf:OWNER/NAME")
+    check.add_function_arguments(parse_source, as_group=False, skip={"spec"})
+    check.add_function_arguments(check_source, as_group=False, skip={"source", "progress"})
+    check.add_argument("--quiet", type=bool, default=False, help="no progress bar")
+    sub.add_subcommand("check", check, help="list every undecodable image of a source")
+    demo = command_parser("stylekernel data demo", "write the embedded demo set to DIR/content and DIR/style")
+    demo.add_function_arguments(write_demo, as_group=False)
+    sub.add_subcommand("demo", demo, help="write the embedded demo set to DIR/content and DIR/style")
     return parser
 
 
 def main(argv: list[str]) -> int:
     """Entry point of ``stylekernel data``; returns the exit status."""
-    parser = _parser()
+    parser = build_parser()
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0 if argv else 2
-    args = parser.parse_args(argv)
-    if getattr(args, "workers", 1) < 1:
-        raise StyleKernelError("stylekernel data check: --workers must be >= 1")
-    return int(args.func(args))
+    args = parse_command(parser, argv)
+    handler = {"check": _cmd_check, "demo": _cmd_demo}[args.command]
+    return int(handler(args[args.command]))
 
 
 if __name__ == "__main__":  # pragma: no cover
