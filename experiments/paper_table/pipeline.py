@@ -40,21 +40,14 @@ ABLATION_DIR = ROOT / "experiments" / "ablations"
 METHODS = tuple(models())  # every registered network is a column (configs/model/<name>.yaml trains it)
 FULL_MODEL = "stylekernel"
 
-# Smoke mode: the demo set, 2 training steps on 32 px crops with a random encoder, evaluation at
-# 96 px (the art Inception needs >= 75 px) on 3 content x 4 style images, timing at 96 px.
+# Smoke mode: the demo set, 2 training steps of the tiny run (configs/debug/tiny.yaml: random encoder,
+# 32 px crops), evaluation at 96 px (the art Inception needs >= 75 px) on 3 content x 4 style
+# images, timing at 96 px.
 SMOKE_FIT_ARGS = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
-    "--data.init_args.test_size=32",
-    "--data.init_args.batch_size=2",
-    "--data.init_args.steps_per_epoch=2",
+    "--config", str(ROOT / "configs" / "debug" / "tiny.yaml"),
     "--trainer.max_steps=2",
     "--trainer.limit_val_batches=1",
     "--trainer.num_sanity_val_steps=0",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.enable_progress_bar=false",
 ]
 SMOKE_SIZE = 96
 SMOKE_EVAL_ARGS = ["--size", str(SMOKE_SIZE), "--loss-encoder", "random", "--timing", "--timing-sizes", str(SMOKE_SIZE),
