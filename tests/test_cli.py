@@ -14,20 +14,11 @@ from stylekernel.cli import LIGHTNING_COMMANDS, TOOL_COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
-# tiny overrides of the quickstart: random encoder, 32 px crops, a handful of steps
+# the quickstart made tiny (configs/debug/tiny.yaml), with 3-step "epochs" (a resume at step 2 is inside one) and deterministic kernels
 TINY = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--model.init_args.net.init_args.groups=16",
-    "--model.init_args.net.init_args.kernel_hidden_channels=32",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
-    "--data.init_args.batch_size=2",
+    "--config", str(ROOT / "configs" / "debug" / "tiny.yaml"),
     "--data.init_args.steps_per_epoch=3",
     "--trainer.deterministic=true",
-    "--trainer.limit_val_batches=1",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.enable_progress_bar=false",
 ]
 
 

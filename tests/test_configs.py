@@ -16,11 +16,9 @@ from stylekernel.lightning_cli import run_lightning_cli
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 LIGHTNING_KEYS = {"model", "data", "trainer", "seed_everything", "optimizer", "lr_scheduler", "ckpt_path"}
-TINY = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
+TINY = ["--config", str(ROOT / "configs" / "debug" / "tiny.yaml")]
+# any config on one CPU process, one batch of one pair, nothing written
+FAST_DEV_RUN = [
     "--data.init_args.batch_size=1",
     "--trainer.accelerator=cpu",
     "--trainer.devices=1",
@@ -29,7 +27,6 @@ TINY = [
     "--trainer.num_nodes=1",
     "--trainer.logger=false",
     "--trainer.fast_dev_run=1",
-    "--trainer.enable_progress_bar=false",
     "--trainer.callbacks=[]",
 ]
 
@@ -62,7 +59,7 @@ def test_config_parses(config: Path, capsys) -> None:
 @pytest.mark.parametrize("config", model_configs(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_model_config_fast_dev_run(config: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    cli = run_lightning_cli(["fit", "--config", str(QUICKSTART), "--config", str(config), *TINY])
+    cli = run_lightning_cli(["fit", "--config", str(QUICKSTART), "--config", str(config), *TINY, *FAST_DEV_RUN])
     assert cli.trainer.global_step == 1
     wanted = yaml.safe_load(config.read_text())["model"].get("init_args", {}).get("net", {})
     if "class_path" in wanted:

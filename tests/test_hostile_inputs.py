@@ -23,21 +23,11 @@ from stylekernel.module import StyleTransferModule
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
-NET_ARGS = {"encoder_weights": "random", "groups": 16, "kernel_hidden_channels": 32}
-TINY = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--model.init_args.net.init_args.groups=16",
-    "--model.init_args.net.init_args.kernel_hidden_channels=32",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
-    "--data.init_args.batch_size=2",
-    "--data.init_args.steps_per_epoch=1",
-    "--trainer.max_steps=1",
-    "--trainer.limit_val_batches=0",
-    "--trainer.enable_progress_bar=false",
-]
-FIT = ["fit", "--config", QUICKSTART, *TINY]
+NET_ARGS = {"encoder_weights": "random"}  # the network of configs/debug/tiny.yaml on the quickstart
+TINY = ["--config", str(ROOT / "configs" / "debug" / "tiny.yaml")]
+# one step, no validation
+FIT = ["fit", "--config", QUICKSTART, *TINY, "--data.init_args.steps_per_epoch=1", "--trainer.max_steps=1",
+       "--trainer.limit_val_batches=0"]  # fmt: skip
 
 
 class Payload:
@@ -223,7 +213,7 @@ def test_fit_ckpt_path_hpc_and_best_go_through_the_reader(tmp_path: Path, work: 
 def test_explicit_ckpt_path_never_runs_a_payload(tmp_path: Path, work: Path, command: str) -> None:
     marker = tmp_path / "pwned"
     bad = write_hostile(tmp_path / "bad.ckpt", marker)
-    res = run([command, "--config", QUICKSTART, *TINY[:8], f"--ckpt_path={bad}", "--weights_only=false"], work)
+    res = run([command, "--config", QUICKSTART, *TINY, f"--ckpt_path={bad}", "--weights_only=false"], work)
     assert_one_line_error(res, "not a readable checkpoint")
     assert not marker.exists() and tree(work) == set()
 

@@ -1,14 +1,18 @@
 """Every registered network (ours and each baseline): shapes, gradients, config round trip and a
-few optimisation steps. A model is tested here the moment it is added to ``registry.MODELS``."""
+few optimisation steps. A model is tested here the moment its file says ``@register_model``."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from stylekernel.baselines.registry import MODELS, build
+from stylekernel.baselines import registry
+from stylekernel.baselines.adain import AdaINNet
+from stylekernel.baselines.registry import MODELS, build, register_model
 from stylekernel.errors import ConfigError
 from stylekernel.module import StyleTransferModule
 from stylekernel.nn.base import StyleTransferNet
@@ -47,6 +51,62 @@ def test_registry_lists_every_model() -> None:
 def test_build_rejects_unknown_names() -> None:
     with pytest.raises(ConfigError, match="model"):
         build("nope")
+
+
+def test_importing_the_registry_imports_no_model_and_the_accessor_registers_every_builtin() -> None:
+    code = (
+        "import sys\n"
+        "from stylekernel.baselines import registry\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('stylekernel.baselines.', 'stylekernel.nn.style')))\n"
+        "print(loaded)\n"
+        "print(list(registry.MODELS))\n"
+        "from stylekernel.nn.base import registered_networks\n"
+        "print(sorted(registered_networks()))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    loaded, names, class_paths = res.stdout.strip().splitlines()
+    assert loaded == "['stylekernel.baselines.registry']"  # no model module imported by the import
+    # ours first, then the baselines by module name: the paper table's column order
+    assert names == "['stylekernel', 'adaattn', 'adaconv', 'adain', 'sanet', 'stytr2']"
+    assert class_paths == str(sorted(f"{c.__module__}.{c.__qualname__}" for c in MODELS.values()))
+
+
+def test_a_registered_model_is_built_listed_and_loadable_from_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # undone after the test
+
+    @register_model("tiny_adain")
+    class TinyAdaIN(AdaINNet):
+        """AdaIN under another name: stands for a model added by a user's package."""
+
+    assert list(registry.models())[-1] == "tiny_adain"  # after every built-in model
+    assert list(registry.models())[:-1] == list(MODELS)
+    torch.manual_seed(0)
+    net = build("tiny_adain", encoder_weights="random")
+    assert type(net) is TinyAdaIN
+    record = net.init_config()
+    assert StyleTransferNet.from_config(record).__class__ is TinyAdaIN  # the checkpoint allow-list has it
+    monkeypatch.setattr(registry, "_REGISTRY", {k: v for k, v in registry._REGISTRY.items() if k != "tiny_adain"})
+    with pytest.raises(ConfigError, match="not a registered network"):
+        StyleTransferNet.from_config(record)
+
+
+def test_register_model_refuses_a_taken_name_and_non_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.models()
+
+    class OtherAdaIN(AdaINNet):
+        pass
+
+    with pytest.raises(ValueError, match="'adain' is already registered by stylekernel.baselines.adain.AdaINNet"):
+        register_model("adain")(OtherAdaIN)
+    assert registry.models()["adain"] is AdaINNet
+    assert register_model("adain")(AdaINNet) is AdaINNet  # the same class again (a module reload): accepted
+    with pytest.raises(TypeError, match="StyleTransferNet subclasses"):
+        register_model("module")(torch.nn.Linear)
+    for bad in ("", " adain"):
+        with pytest.raises(ValueError, match="non-empty name"):
+            register_model(bad)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,4 +1,4 @@
-"""Running the ``stylekernel`` command in tests: tiny overrides and a subprocess runner."""
+"""Running the ``stylekernel`` command in tests: the tiny-run config and a subprocess runner."""
 
 from __future__ import annotations
 
@@ -10,20 +10,9 @@ from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
-# The quickstart made tiny: random encoder, small kernel head, 32 px images, 2-step "epochs".
-TINY = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--model.init_args.net.init_args.groups=16",
-    "--model.init_args.net.init_args.kernel_hidden_channels=32",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
-    "--data.init_args.test_size=32",
-    "--data.init_args.batch_size=2",
-    "--data.init_args.steps_per_epoch=2",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.enable_progress_bar=false",
-]
+# The quickstart made tiny (random encoder, 32 px images, 2-step "epochs"): configs/debug/tiny.yaml.
+TINY_CONFIG = ROOT / "configs" / "debug" / "tiny.yaml"
+TINY = ["--config", str(TINY_CONFIG)]
 
 
 def run(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600,

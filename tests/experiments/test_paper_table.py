@@ -5,7 +5,8 @@ ablation (no_cgm) for 2 steps each, evaluates each (fake LPIPS / art-Inception w
 loss encoder) and renders the tables (about 70 s on 2 CPU cores: marked slow). The checks: every measured cell of the sidecar is the
 value at its key path in the file it names; Markdown, LaTeX and CSV show exactly the sidecar's
 cells; the paper's reported figures sit only in their labelled column; --render-only rebuilds
-the same tables from the files.
+the same tables from the files. The fast tests import run.py's two halves directly
+(``experiments.paper_table.pipeline`` and ``.tables``) and run the entry point from elsewhere.
 """
 
 from __future__ import annotations
@@ -181,12 +182,36 @@ def test_qualitative_grid_per_method(smoke_run, tmp_path: Path) -> None:  # type
 
 
 # --- released weights beside trained ones (fast: no training, no evaluation) ------------------
-def _paper_table_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("_paper_table_run", RUN)
+@pytest.fixture(scope="module")
+def paper_table():  # type: ignore[no-untyped-def]
+    """``(pipeline, tables)``: the modules of experiments/paper_table, its package loaded as
+    ``_paper_table`` (in pytest, ``experiments`` names this tests/experiments folder)."""
+    folder = RUN.parent
+    spec = importlib.util.spec_from_file_location("_paper_table", folder / "__init__.py", submodule_search_locations=[str(folder)])
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["_paper_table"] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module("_paper_table.pipeline"), importlib.import_module("_paper_table.tables")
+
+
+def test_run_py_is_the_entry_point_from_any_folder(tmp_path: Path) -> None:
+    """``python experiments/paper_table/run.py`` finds its modules wherever it is started; its
+    options are the pipeline's; --render-only reads a manifest and its files, nothing else."""
+    res = run([sys.executable, str(RUN), "--help"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "--render-only" in res.stdout and "--released METHOD=PATH" in res.stdout
+    out = tmp_path / "out"
+    _summary(out / "methods" / "adain" / "eval" / "summary.json", 0.25)
+    column = {"name": "adain", "label": "AdaIN", "summary": "methods/adain/eval/summary.json",
+              "params": "methods/adain/params.json"}
+    manifest = {"timing_size": 512, "tables": [{"stem": "paper_table", "reported": False, "title": "t", "columns": [column]}]}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    res = run([sys.executable, str(RUN), "--output", str(out), "--render-only"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    sidecar = json.loads((out / "paper_table.json").read_text())
+    assert sidecar["cells"]["adain"]["lpips"]["value"] == 0.25 and sidecar["cells"]["adain"]["params"]["value"] is None
+    assert "| LPIPS (lower is better) | 0.2500 |" in (out / "paper_table.md").read_text()
 
 
 def _write_checkpoint(path: Path, *, release: dict | None) -> Path:  # type: ignore[type-arg]
@@ -212,10 +237,10 @@ def _summary(path: Path, lpips: float) -> Path:
     return path
 
 
-def test_released_column_says_where_the_weights_come_from(tmp_path: Path) -> None:
+def test_released_column_says_where_the_weights_come_from(tmp_path: Path, paper_table) -> None:  # type: ignore[no-untyped-def]
     from stylekernel.baselines.registry import MODELS
 
-    pt = _paper_table_module()
+    pt, tables = paper_table
     assert pt.METHODS == tuple(MODELS)  # the method list is the registry's
     assert pt.build_parser().get_default("methods") == list(MODELS)
     release = {"method": "adain", "source": "https://github.com/naoto0804/pytorch-AdaIN",
@@ -229,17 +254,17 @@ def test_released_column_says_where_the_weights_come_from(tmp_path: Path) -> Non
     columns = []
     for name, ckpt, lpips in (("adain", released, 0.41), ("stylekernel", trained, 0.31)):
         pt.write_params(ckpt, out / "methods" / name / "params.json")
-        columns.append({"name": name, "label": pt.METHOD_LABELS[name], "params": out / "methods" / name / "params.json",
+        columns.append({"name": name, "label": tables.METHOD_LABELS[name], "params": out / "methods" / name / "params.json",
                         "summary": _summary(out / "methods" / name / "eval" / "summary.json", lpips)})
     params = json.loads((out / "methods" / "adain" / "params.json").read_text())
     assert params["weights"] == {"origin": "released", **release}
-    sidecar = pt.build_sidecar(columns, title="t", timing_size=512, base=out)
+    sidecar = tables.build_sidecar(columns, title="t", timing_size=512, base=out)
     assert {n: c["value"] for n, c in sidecar["origins"].items()} == {"adain": "released", "stylekernel": "trained"}
     for name, cell in sidecar["origins"].items():  # traceable like every other cell
         assert _lookup(json.loads((out / cell["source"]).read_text()), cell["key"]) == cell["value"]
     assert sidecar["cells"]["adain"]["lpips"]["value"] == 0.41
 
-    paths = pt.write_table(sidecar, out, "paper_table")
+    paths = tables.write_table(sidecar, out, "paper_table")
     md = paths["md"].read_text()
     line = next(l for l in md.splitlines() if l.startswith("| Weights |"))
     assert [c.strip() for c in line.strip("|").split("|")] == ["Weights", "released weights", "trained here"]
@@ -251,8 +276,8 @@ def test_released_column_says_where_the_weights_come_from(tmp_path: Path) -> Non
         ("adain", "released", "methods/adain/params.json"), ("stylekernel", "trained", "methods/stylekernel/params.json")]
 
 
-def test_released_checkpoints_are_checked(tmp_path: Path) -> None:
-    pt = _paper_table_module()
+def test_released_checkpoints_are_checked(tmp_path: Path, paper_table) -> None:  # type: ignore[no-untyped-def]
+    pt, _ = paper_table
     release = {"method": "adain", "source": "x", "files": {}}
     released = _write_checkpoint(tmp_path / "r.ckpt", release=release)
     trained = _write_checkpoint(tmp_path / "t.ckpt", release=None)

@@ -1,5 +1,6 @@
 """Baselines trained and evaluated in the same framework as ours (same encoder, decoder, losses
-and LightningModule), one file each; ``registry.MODELS`` lists every network by name.
+and LightningModule), one file each, registered by ``@register_model`` (``registry.models()``,
+also ``registry.MODELS``, lists every network by name).
 
 Nothing heavy happens at import time; the classes are imported lazily.
 """
@@ -17,6 +18,8 @@ _LAZY = {
     "StyTr2": "stylekernel.baselines.stytr2",
     "MODELS": "stylekernel.baselines.registry",
     "build": "stylekernel.baselines.registry",
+    "models": "stylekernel.baselines.registry",
+    "register_model": "stylekernel.baselines.registry",
 }
 
 

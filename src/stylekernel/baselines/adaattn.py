@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylekernel.baselines.registry import register_model
 from stylekernel.baselines.sanet import _check_attention_args
 from stylekernel.errors import check
 from stylekernel.nn.attention import chunked_attention, flatten_positions
@@ -197,6 +198,7 @@ def unpack(z: Tensor) -> tuple[Tensor, Tensor]:
     return z4, F.pixel_shuffle(z3, 2)
 
 
+@register_model("adaattn")
 class AdaAttN(StyleTransferNet):
     """AdaAttN at relu3_1 (decoder skip), relu4_1 and relu5_1 (merged), then the decoder.
 

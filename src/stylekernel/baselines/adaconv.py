@@ -37,6 +37,7 @@ from typing import Literal, Optional, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylekernel.baselines.registry import register_model
 from stylekernel.errors import ConfigError, check
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.functional import mvn
@@ -213,6 +214,7 @@ class AdaConvDecoder(nn.Module):
         return z
 
 
+@register_model("adaconv")
 class AdaConvNet(StyleTransferNet):
     """AdaConv: a style descriptor predicts the kernels of four decoder stages.
 

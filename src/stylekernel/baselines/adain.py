@@ -21,10 +21,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from stylekernel.baselines.registry import register_model
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.functional import mean_std
 
 
+@register_model("adain")
 class AdaINNet(StyleTransferNet):
     """Adaptive instance normalisation at relu4_1 followed by the shared decoder.
 

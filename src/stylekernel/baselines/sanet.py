@@ -30,6 +30,7 @@ from typing import Optional
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
 from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
@@ -97,6 +98,7 @@ class SANetBlock(nn.Module):
         return self.out_conv(out.to(zc.dtype)) + zc
 
 
+@register_model("sanet")
 class SANet(StyleTransferNet):
     """Style-attentional networks at relu4_1 and relu5_1, merged, then the shared decoder.
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
 from stylekernel.nn.base import StyleTransferNet
 
@@ -210,6 +211,7 @@ class StyTr2Transformer(nn.Module):
         return out.transpose(1, 2).reshape(b, d, h, w)
 
 
+@register_model("stytr2")
 class StyTr2(StyleTransferNet):
     """StyTr-2: patch embedding + CAPE + transformer, then the VGG-mirror CNN decoder.
 

@@ -165,12 +165,11 @@ class StyleTransferNet(nn.Module):
 
 
 def registered_networks() -> dict[str, type[StyleTransferNet]]:
-    """``{"module.Class": class}`` of every network in :data:`stylekernel.baselines.registry.MODELS`.
+    """``{"module.Class": class}`` of every network of :func:`stylekernel.baselines.registry.models`.
 
     The allow-list of :meth:`StyleTransferNet.from_config`: a network is loadable from a
-    checkpoint the moment it is registered, and nothing else is.
+    checkpoint the moment it is registered (``@register_model``), and nothing else is.
     """
-    from stylekernel.baselines.registry import MODELS
+    from stylekernel.baselines.registry import models
 
-    classes = [c for c in MODELS.values() if isinstance(c, type) and issubclass(c, StyleTransferNet)]
-    return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
+    return {f"{c.__module__}.{c.__qualname__}": c for c in models().values()}

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.cgm import ContentGatingModulation, GateMode
@@ -109,6 +110,7 @@ class StyleKernelBranch(nn.Module):
         return self.local(zc, mean_std(zc), self.style_state(zs))
 
 
+@register_model("stylekernel")
 class StyleKernelNet(StyleTransferNet):
     """The dynamic style-kernel network; see the module docstring for the data flow.
 
