@@ -15,7 +15,9 @@ size), I/O excluded, after a warm-up pass, device synchronised, with the feature
 pass encodes both images); the median of ``--repeats`` passes (one pass from 2048 up). Process CPU
 time is reported next to wall time: on a shared machine the wall time includes waiting for
 other processes. AdaIN (the same VGG encoder and decoder with a parameter-free transform) is the
-floor: ``ratio`` = ours / AdaIN is the cost of the dynamic kernels. Encoders use random weights
+floor: ``ratio`` = ours / AdaIN is the cost of the dynamic kernels; SANet and AdaConv rows (their
+transform, and AdaConv's statistics-pass decoder, in tiles as well) get their ratio to AdaIN too
+(``ratio_over_adain``). Encoders use random weights
 (the weights do not change the cost). Sizes are skipped once the predicted time of the next
 one (4x the previous) exceeds ``--time-budget`` seconds per case. ``estimate_mb`` is the
 engine's own memory estimate (``stylekernel.inference.estimate_stylize_bytes``, which refuses
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "inference_cost.json"
-MODELS = ("stylekernel", "adain")
+MODELS = ("stylekernel", "adain", "sanet", "adaconv")  # all four transforms tiled (--tile-size)
 
 
 def _rss_mb() -> float:
@@ -233,20 +235,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['peak_rss_mb']:>12.0f} {row['peak_growth_mb']:>10.0f} {row['estimate_mb']:>12.0f} {cuda_peak:>13}",
                 flush=True,
             )
-    ratios = {}
-    for size in sorted(args.sizes):
-        ours = next((r for r in rows if r.get("model") == "stylekernel" and r["size"] == size and "seconds_per_image" in r), None)
-        floor = next((r for r in rows if r.get("model") == "adain" and r["size"] == size and "seconds_per_image" in r), None)
-        if ours and floor:
-            ratios[size] = {
-                "wall": round(ours["seconds_per_image"] / floor["seconds_per_image"], 3),
-                "cpu": round(ours["cpu_seconds_per_image"] / floor["cpu_seconds_per_image"], 3),
-                "peak_growth": round(ours["peak_growth_mb"] / max(floor["peak_growth_mb"], 1.0), 3),
-                "peak_rss": round(ours["peak_rss_mb"] / floor["peak_rss_mb"], 3),
-                **({"cuda_peak": round(ours["cuda_peak_mb"] / floor["cuda_peak_mb"], 3)} if ours.get("cuda_peak_mb") else {}),
-            }
-            print(f"ratio stylekernel / adain at {size}: wall {ratios[size]['wall']:.2f}x, cpu {ratios[size]['cpu']:.2f}x, "
-                  f"peak RSS {ratios[size]['peak_rss']:.2f}x, memory growth {ratios[size]['peak_growth']:.2f}x")  # fmt: skip
+    all_ratios: dict[str, dict[int, dict[str, float]]] = {}
+    for model in [m for m in args.models if m != "adain"]:
+        ratios = all_ratios.setdefault(model, {})
+        for size in sorted(args.sizes):
+            ours = next((r for r in rows if r.get("model") == model and r["size"] == size and "seconds_per_image" in r), None)
+            floor = next((r for r in rows if r.get("model") == "adain" and r["size"] == size and "seconds_per_image" in r), None)
+            if ours and floor:
+                ratios[size] = {
+                    "wall": round(ours["seconds_per_image"] / floor["seconds_per_image"], 3),
+                    "cpu": round(ours["cpu_seconds_per_image"] / floor["cpu_seconds_per_image"], 3),
+                    "peak_growth": round(ours["peak_growth_mb"] / max(floor["peak_growth_mb"], 1.0), 3),
+                    "peak_rss": round(ours["peak_rss_mb"] / floor["peak_rss_mb"], 3),
+                    **({"cuda_peak": round(ours["cuda_peak_mb"] / floor["cuda_peak_mb"], 3)} if ours.get("cuda_peak_mb") else {}),
+                }
+                print(f"ratio {model} / adain at {size}: wall {ratios[size]['wall']:.2f}x, cpu {ratios[size]['cpu']:.2f}x, "
+                      f"peak RSS {ratios[size]['peak_rss']:.2f}x, memory growth {ratios[size]['peak_growth']:.2f}x")  # fmt: skip
     import torch
 
     result = {
@@ -264,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(sys.argv),
         "flops": flops,
         "results": rows,
-        "ratio_stylekernel_over_adain": ratios,
+        "ratio_stylekernel_over_adain": all_ratios.get("stylekernel", {}),
+        "ratio_over_adain": all_ratios,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_suffix(".tmp")

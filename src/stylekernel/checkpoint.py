@@ -40,6 +40,38 @@ log = logging.getLogger(__name__)
 NET_PREFIX = "net."
 _ENCODER_SOURCES = ("torchvision", "vgg_normalised", "random")
 
+#: Constructor arguments added after checkpoints of these networks were first written, each with
+#: the value that reproduces the code before it existed. A record written before (its init_args
+#: lack the key) is rebuilt with that value, not with today's default (the peers' conventions),
+#: which would silently change its output. From ``git log -p``: 5a311e6 gave AdaIN and SANet
+#: ``ceil_mode`` (before: floor pooling) and ``unbiased_std`` (before: the biased variance);
+#: 034ab1c gave AdaAttN the relu3_1 skip (before: none), ``attention_std_eps`` (before:
+#: sqrt(max(var, 0) + 1e-5)), ``unbiased_std`` (before: biased), ``ceil_mode`` (before: floor) and
+#: ``sample_seed`` (before: an evenly spaced evaluation subset). Arguments whose default kept the
+#: old behaviour (``encoder_padding="auto"``) are not listed.
+LEGACY_INIT_ARGS: dict[str, dict[str, Any]] = {
+    "stylekernel.baselines.adain.AdaINNet": {"ceil_mode": False, "unbiased_std": False},
+    "stylekernel.baselines.sanet.SANet": {"ceil_mode": False, "unbiased_std": False},
+    "stylekernel.baselines.adaattn.AdaAttN": {
+        "relu3_1_skip": False, "attention_std_eps": 1e-5, "unbiased_std": False, "ceil_mode": False, "sample_seed": None,
+    },
+}  # fmt: skip
+
+
+def with_legacy_init_args(net_record: Mapping[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The network record with the arguments it predates filled in (:data:`LEGACY_INIT_ARGS`),
+    logged in one line; records that have them all come back unchanged."""
+    class_path = net_record.get("class_path")
+    init_args = dict(net_record.get("init_args", {}))
+    missing = {k: v for k, v in LEGACY_INIT_ARGS.get(str(class_path), {}).items() if k not in init_args}
+    if not missing:
+        return dict(net_record)
+    log.warning(
+        "%s: the %s record predates %s; rebuilt as it was trained (%s), not with today's defaults",
+        path, str(class_path).rpartition(".")[2], ", ".join(missing), ", ".join(f"{k}={v!r}" for k, v in missing.items()),
+    )
+    return {**net_record, "init_args": {**init_args, **missing}}
+
 
 # --- reading ----------------------------------------------------------------------------------
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -112,7 +144,7 @@ def build_net(ckpt: Mapping[str, Any], path: str | os.PathLike[str]) -> StyleTra
     class_path = record["net"]["class_path"]
     try:
         with weights_from_checkpoint(_encoder_source(record, net_state(ckpt))):
-            return StyleTransferNet.from_config(record["net"])
+            return StyleTransferNet.from_config(with_legacy_init_args(record["net"], path))
     except (ConfigError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild network {class_path}: {exception_summary(exc)}") from None
 

@@ -415,6 +415,7 @@ class Stylizer:
         ``style_weights`` are exclusive.
         """
         check(preserve_color in COLOR_MODES, f"preserve_color must be one of {COLOR_MODES}, got {preserve_color!r}")
+        self.net.check_alpha(alpha)  # before any decoding
         check(max_side is None or max_side >= 1, f"max_side must be >= 1 or None, got {max_side}")
         styles_in = list(style) if isinstance(style, (list, tuple)) else [style]
         check(len(styles_in) >= 1, "at least one style image is needed")
@@ -466,6 +467,7 @@ class Stylizer:
         [0, 1] on the CPU.
         """
         check(0.0 <= alpha <= 1.0, f"alpha must be in [0, 1], got {alpha}")
+        self.net.check_alpha(alpha)
         check(len(styles) >= 1, "at least one style image is needed")
         check(content.dim() == 4 and content.shape[:2] == (1, 3), f"content must be (1, 3, H, W), got {tuple(content.shape)}")
         check(mask is None or style_weights is None, "use either a mask or style_weights, not both")
@@ -617,6 +619,7 @@ class Stylizer:
         ``size`` = (H, W) of the unpadded content images (the output is cropped back to it).
         """
         check(0.0 <= alpha <= 1.0, f"alpha must be in [0, 1], got {alpha}")
+        self.net.check_alpha(alpha)
         h, w = size
         with torch.inference_mode(), self._autocast():
             z = self.net.transform(content_features, style_features).float()

@@ -266,6 +266,7 @@ def run(args: Namespace) -> int:
         # would otherwise keep its 0.5 GB relu4_1 map alive through decoding
         **({} if folder_mode else {"feature_cache_bytes": 0}),
     )
+    stylizer.net.check_alpha(args.alpha)  # refused before any image (AdaConv has no alpha)
     if not folder_mode:
         _run_job(stylizer, jobs[0], args)
         print(f"wrote {jobs[0].output}", file=sys.stderr)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -237,9 +237,15 @@ def tiled_decode(net: StyleTransferNet, z: Tensor, *, tile_size: int) -> Tensor:
 
     z: (B, C, h, w) at relu4_1 -> (B, 3, U h, U w) with U the decoder's upsampling (8).
     ``tile_size`` is in output pixels. Falls back to one pass (logged) if the decoder's
-    receptive field cannot be bounded.
+    receptive field cannot be bounded. A network whose decoder normalises with whole-map
+    statistics tiles itself through its ``decode_tiled(z, tile_size=...)`` (AdaConv, see
+    :func:`tiled_normalized_decode`).
     """
     b, _, h, w = z.shape
+    custom = getattr(net, "decode_tiled", None)  # a decoder with whole-map statistics (AdaConv)
+    if custom is not None:
+        tile = max(1, tile_size // 8)
+        return net.decode(z) if h <= tile and w <= tile else custom(z, tile_size=tile_size)
     try:
         children = list(net.decoder.children())
         up = round(_scale(children))
@@ -262,6 +268,86 @@ def tiled_decode(net: StyleTransferNet, z: Tensor, *, tile_size: int) -> Tensor:
                 (xs.start - xs.in_start) * up : (xs.end - xs.in_start) * up,
             ]  # fmt: skip
             del img
+    assert out is not None
+    return out
+
+
+Stats = tuple[Tensor, Tensor]
+
+
+class _StatsAccumulator:
+    """Per-(sample, channel) mean and biased variance of a map seen in disjoint pieces, combined in
+    float64 with Chan et al.'s pairwise update (no E[x^2] - E[x]^2 cancellation)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean: Optional[Tensor] = None
+        self.m2: Optional[Tensor] = None
+
+    def add(self, piece: Tensor) -> None:
+        """piece: (B, C, h, w), any floating dtype."""
+        x = piece.detach().double()
+        n = x.shape[-2] * x.shape[-1]
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        m2 = (x - mean).square_().sum(dim=(2, 3), keepdim=True)
+        if self.mean is None or self.m2 is None:
+            self.n, self.mean, self.m2 = n, mean, m2
+            return
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2 + delta.square() * (self.n * n / total)
+        self.n = total
+
+    def mean_std(self, eps: float, dtype: torch.dtype) -> Stats:
+        """(mean, sqrt(biased var + eps)), each (B, C, 1, 1) in ``dtype``."""
+        assert self.mean is not None and self.m2 is not None
+        return self.mean.to(dtype), (self.m2 / self.n + eps).sqrt().to(dtype)
+
+
+def tiled_normalized_decode(
+    run: Callable[[Tensor, list[Stats], int], Tensor],
+    z: Tensor,
+    *,
+    norms: int,
+    halos: Sequence[int],
+    tile_size: int,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Exact tiled decoding for a decoder whose ``norms`` instance norms use whole-map statistics.
+
+    z: (B, C, h, w) -> (B, 3, 8h, 8w). ``run(tile, stats, upto)`` runs the decoder on a tile of z,
+    normalising the input of norm i < ``upto`` with ``stats[i]`` (mean, std) (B, C_i, 1, 1); for
+    ``upto < norms`` it returns norm ``upto``'s input, (B, C_u, U h', U w') for some integer U, for
+    ``upto == norms`` the output. ``halos[u]``: the relu4_1 cells of context ``run(.., upto=u)``
+    reads each side. Pass u = 0 .. norms - 1 runs the decoder in tiles up to norm u and combines
+    the cores' statistics (biased variance, ``eps`` under the root: ``F.instance_norm``'s; float64,
+    cast to z's float32/float64); the last pass decodes with all of them. Each tile then sees the
+    numbers the whole map sees, at the cost of recomputing the first stages (``norms + 1`` passes).
+    """
+    b, _, h, w = z.shape
+    tile = max(1, tile_size // 8)
+    dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
+    stats: list[Stats] = []
+    out: Optional[Tensor] = None
+    for upto in range(norms + 1):
+        pad = max(int(halos[upto]), 1)  # reflection padding needs at least 2 cells per tile
+        acc = _StatsAccumulator()
+        for ys in tile_spans(h, tile=tile, halo=pad):
+            for xs in tile_spans(w, tile=tile, halo=pad):
+                y = run(z[:, :, ys.in_start : ys.in_end, xs.in_start : xs.in_end], stats, upto)
+                u = y.shape[-2] // (ys.in_end - ys.in_start)
+                core = y[:, :, (ys.start - ys.in_start) * u : (ys.end - ys.in_start) * u,
+                         (xs.start - xs.in_start) * u : (xs.end - xs.in_start) * u]  # fmt: skip
+                if upto < norms:
+                    acc.add(core)
+                else:
+                    if out is None:
+                        out = y.new_empty(b, y.shape[1], h * u, w * u)
+                    out[:, :, ys.start * u : ys.end * u, xs.start * u : xs.end * u] = core
+                del y, core
+        if upto < norms:
+            stats.append(acc.mean_std(eps, dtype))
     assert out is not None
     return out
 
@@ -331,4 +417,5 @@ __all__ = [
     "tile_spans",
     "tiled_decode",
     "tiled_encode",
+    "tiled_normalized_decode",
 ]

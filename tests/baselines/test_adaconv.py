@@ -132,3 +132,47 @@ def test_stylizer_runs_adaconv_with_one_style_and_refuses_blends() -> None:
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ConfigError, match="one style"):
         stylizer.stylize_tensor(content, [style, style.flip(-1)])
+
+
+def test_alpha_other_than_1_is_refused_in_one_line_naming_adaconv(tmp_path) -> None:
+    """The peer has no alpha for AdaConv and the suite's feature-space blend would blend the
+    content with itself (before the fix, alpha 0.5 gave alpha 1's image): refused everywhere,
+    before any work; alpha 1 still runs. The other networks keep alpha."""
+    from stylekernel import __version__, stylize_cli
+    from stylekernel.baselines.adain import AdaINNet
+    from stylekernel.inference import Stylizer
+
+    torch.manual_seed(0)
+    net = AdaConvNet(encoder_weights="random").eval()
+    content, style = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 32)
+    stylizer = Stylizer(net, style_size=None, tile_size=None)
+    for call in (
+        lambda: stylizer.stylize_tensor(content, [style], alpha=0.5),
+        lambda: stylizer.stylize(content, style, alpha=0.5),
+        lambda: net(content, style, alpha=0.0),
+    ):
+        with pytest.raises(ConfigError, match="AdaConv") as info:
+            call()
+        assert "\n" not in str(info.value) and "alpha" in str(info.value)
+    assert stylizer.stylize_tensor(content, [style], alpha=1.0).shape == (1, 3, 32, 40)
+    AdaINNet(encoder_weights="random").check_alpha(0.5)  # a blend that means something: allowed
+
+    # the CLI: exit 2, one error line, nothing written
+    ckpt = tmp_path / "adaconv.ckpt"
+    record = {"version": __version__, "net": net.init_config(), "encoder_source": "random"}
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "stylekernel": record}, ckpt)
+    from PIL import Image
+
+    Image.new("RGB", (40, 32), (120, 60, 30)).save(tmp_path / "c.png")
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(tmp_path / "s.png")
+    out = tmp_path / "out.png"
+    args = ["--checkpoint", str(ckpt), "--content", str(tmp_path / "c.png"), "--style", str(tmp_path / "s.png"), "--output", str(out)]
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = stylize_cli.main([*args, "--alpha", "0.5"])
+    lines = [line for line in err.getvalue().splitlines() if "error" in line]
+    assert code == 2 and not out.exists(), err.getvalue()
+    assert len(lines) == 1 and "AdaConv" in lines[0] and "Traceback" not in err.getvalue()

@@ -148,6 +148,12 @@ def test_alpha_zero_and_batch_independence(name: str, nets: dict[str, StyleTrans
         both = net(content, style)
         second = net(content[1:], style[1:])
         torch.testing.assert_close(both[1:], second, rtol=1e-4, atol=1e-4)
+        try:
+            net.check_alpha(0.0)
+        except ConfigError:  # a network without a feature-space trade-off (AdaConv) refuses alpha
+            with pytest.raises(ConfigError, match="alpha"):
+                net(content, style, alpha=0.0)
+            return
         recon = net(content, style, alpha=0.0)
         torch.testing.assert_close(recon, net.decode(net.content_code(net.encode(content))), rtol=1e-4, atol=1e-4)
 

@@ -33,6 +33,13 @@ same blend / tile of both levels; :meth:`AdaAttN.content_code` is the packed con
 Deviations from the authors' code: the relu5_1 output is resized to the relu4_1 grid (theirs
 upsamples x2, the same for sizes that are multiples of 16, which the suite's stride guarantees);
 the training losses are the suite's (see ``configs/model/adaattn.yaml``).
+
+**Tiles.** The encoder and the decoder run in exact tiles; the transform runs on the whole map
+(no ``transform_halo``). It is local in principle (each content query attends to all style
+positions; mvn needs whole-map statistics), but the content keys read every layer relu1_1 .. L
+resized to level L, maps finer than relu4_1 (and the relu3_1 block writes one) that
+:func:`stylekernel.tiling.tiled_transform`'s relu4_1-grid crops do not carry; tiling it exactly
+needs those crops plus each layer's whole-map mean/std as global state. Not done yet.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from torch import Tensor, nn
 from stylekernel.baselines.registry import register_model
 from stylekernel.baselines.sanet import _check_attention_args
 from stylekernel.errors import check
-from stylekernel.nn.attention import chunked_attention, flatten_positions
+from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.decoder import _conv
 from stylekernel.nn.encoder import CHANNELS as LAYER_CHANNELS
@@ -80,17 +87,20 @@ def attention_key(features: dict[str, Tensor], layer: str, shallow: bool, *, unb
     return torch.cat(parts + [mvn(target, unbiased=unbiased)], dim=1)
 
 
-def style_subset(n: int, max_tokens: Optional[int], *, training: bool, seed: int, device: torch.device) -> Optional[Tensor]:
+def style_subset(n: int, max_tokens: Optional[int], *, training: bool, seed: Optional[int], device: torch.device) -> Optional[Tensor]:
     """Indices of at most ``max_tokens`` of ``n`` style positions, or None to keep all.
 
     Training: a fresh random subset (global RNG). Evaluation: ``torch.randperm(n)[:max_tokens]``
     from a CPU generator seeded with ``seed``, the subset the authors' test code draws after
-    ``torch.manual_seed(seed)``.
+    ``torch.manual_seed(seed)``; ``seed=None``: evenly spaced positions (the suite's rule before
+    the authors' was adopted, kept for the checkpoints of that time).
     """
     if max_tokens is None or n <= max_tokens:
         return None
     if training:
         return torch.randperm(n, device=device)[:max_tokens]
+    if seed is None:
+        return token_subset(n, max_tokens, random=False, device=device)
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(n, generator=generator)[:max_tokens].to(device)
 
@@ -106,7 +116,7 @@ class AdaAttNBlock(nn.Module):
         key_channels: D, the width of the keys.
         scaled: divide the logits by sqrt(D) (False: the authors' unscaled dot product).
         max_style_tokens: the authors' ``max_sample``; None keeps all style positions.
-        sample_seed: seed of the evaluation-time subset (the authors' 6666).
+        sample_seed: seed of the evaluation-time subset (the authors' 6666); None: evenly spaced.
         std_eps: S = sqrt(relu(var) + std_eps); 0 is the authors' formula.
         unbiased: mvn of the content with the unbiased variance (the authors' convention).
         query_chunk_size: content positions per attention chunk; None = one chunk.
@@ -119,7 +129,7 @@ class AdaAttNBlock(nn.Module):
         *,
         scaled: bool = False,
         max_style_tokens: Optional[int] = 256 * 256,
-        sample_seed: int = SAMPLE_SEED,
+        sample_seed: Optional[int] = SAMPLE_SEED,
         std_eps: float = 0.0,
         unbiased: bool = True,
         query_chunk_size: Optional[int] = 4096,
@@ -217,7 +227,8 @@ class AdaAttN(StyleTransferNet):
         max_style_tokens: style positions per attention at relu4_1 / relu5_1 (the authors'
             256*256); null keeps all.
         max_style_tokens_relu3_1: the same at relu3_1 (the authors' 64*64).
-        sample_seed: seed of the evaluation-time style subset (the authors' 6666).
+        sample_seed: seed of the evaluation-time style subset (the authors' 6666); null: evenly
+            spaced positions (the suite's rule before, for its old checkpoints).
         attention_std_eps: S = sqrt(relu(var) + eps) in the blocks; 0 is the authors' formula.
         unbiased_std: mvn with the unbiased variance (the authors' ``calc_mean_std``).
         ceil_mode: VGG max pooling rounds sizes up (the authors' encoder).
@@ -233,7 +244,7 @@ class AdaAttN(StyleTransferNet):
         scaled_attention: bool = False,
         max_style_tokens: Optional[int] = 256 * 256,
         max_style_tokens_relu3_1: Optional[int] = 64 * 64,
-        sample_seed: int = SAMPLE_SEED,
+        sample_seed: Optional[int] = SAMPLE_SEED,
         attention_std_eps: float = 0.0,
         unbiased_std: bool = True,
         ceil_mode: bool = True,

@@ -21,19 +21,34 @@ size: the style encoder's average pools round up and an adaptive average pool br
 images, whose relu4_1 map pools to 4 x 4; the peer accepts no other size), and reflection
 padding falls back to replication on maps too small to reflect.
 
-Split into the suite's stages: ``transform`` predicts the style descriptor W and returns the
-content features unchanged (AdaConv has no stylised feature map: the style enters through the
-decoder's kernels); ``decode`` runs the kernel-predicted decoder with the W of the most recent
-``transform``. So ``decode(transform(fc, fs))`` is the model, and feature-space ``alpha`` has no
-effect; blending several styles in feature space is refused (one line) because the decoder is
-conditioned on one style. The predicted convolutions run as one grouped ``F.conv2d`` per layer
-by folding the batch into the channel dimension (:func:`batched_group_conv2d`).
+Split into the suite's stages: ``transform`` is the identity on the content features (AdaConv
+has no stylised feature map: the style enters through the decoder's kernels); its state, from the
+style alone, is the four stages' predicted kernels (``style_state``, computed once per style by
+the inference engine), kept by ``transform_global`` for the next ``decode``. So
+``decode(transform(fc, fs))`` is the model. Blending several styles in feature space is refused
+(one line) because the decoder is conditioned on one style. The predicted convolutions run as one
+grouped ``F.conv2d`` per layer by folding the batch into the channel dimension
+(:func:`batched_group_conv2d`).
+
+**alpha.** The peer has no content/style trade-off for AdaConv (``lib/adaconv``; its ``--alpha``
+belongs to its AdaIN model), and the suite's alpha, a blend of the transform's output with the
+content code, would blend the content features with themselves. ``alpha != 1`` is therefore
+refused with one line (:meth:`AdaConvNet.check_alpha`, called by the engine before any work).
+
+**Tiles.** Every layer after the encoder is local (k x k predicted convs, 3x3 convs, nearest
+upsampling) except each stage's instance norm, whose mean/std are those of the whole map
+entering the stage. ``decode_tiled`` (used by ``stylekernel.tiling.tiled_decode``) therefore
+runs five tiled passes: pass i decodes every tile up to stage i's norm and combines the tiles'
+statistics, the last decodes with all four; each pass's halo is computed from the layers it runs
+(``AdaConvDecoder.local_layers``). The result equals the one-pass decode (float32 rounding aside),
+in memory bounded by a tile, for about 2.5x the decoder's arithmetic of one pass.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -47,6 +62,8 @@ PaddingMode = Literal["reflect", "replicate", "zeros"]
 # (in, out, static convs after the AdaConv block, upsample after) of the four decoder stages.
 STAGES: tuple[tuple[int, int, int, bool], ...] = ((512, 256, 0, True), (256, 128, 3, True), (128, 64, 1, True), (64, 3, 1, False))
 PEER_GROUPS: tuple[int, ...] = (512, 128, 32, 8)  # in_channels // (1, 2, 4, 8)
+Kernels = tuple[Tensor, Tensor, Tensor]  # spatial (B, C, C/G, k, k), pointwise (B, C, C/G, 1, 1), bias (B, C)
+Stats = tuple[Tensor, Tensor]  # mean, std (B, C, 1, 1)
 
 
 def pad2d(x: Tensor, pad_h: int, pad_w: int, mode: PaddingMode = "reflect") -> Tensor:
@@ -175,8 +192,14 @@ class AdaConv2d(nn.Module):
         self.groups = groups
         self.conv = ReflectConv2d(in_channels, out_channels, 3)
 
-    def forward(self, x: Tensor, spatial: Tensor, pointwise: Tensor, bias: Tensor) -> Tensor:
-        y = mvn(x, unbiased=False).to(spatial.dtype)
+    def forward(self, x: Tensor, spatial: Tensor, pointwise: Tensor, bias: Tensor, stats: Optional[Stats] = None) -> Tensor:
+        """``stats``: the (mean, std) (B, C_in, 1, 1) of the whole map ``x`` is a tile of (tiled
+        decoding), or None to compute them from ``x``."""
+        if stats is None:
+            y = mvn(x, unbiased=False).to(spatial.dtype)
+        else:
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                y = (((x if x.dtype == torch.float64 else x.float()) - stats[0]) / stats[1]).to(spatial.dtype)
         y = batched_group_conv2d(y, spatial, None, groups=self.groups, padding_mode="reflect")
         y = batched_group_conv2d(y, pointwise, bias, groups=self.groups)
         return self.conv(y.to(x.dtype))
@@ -201,17 +224,52 @@ class AdaConvDecoder(nn.Module):
                 layers += [nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest")]
         self.layers = nn.ModuleList(layers)
 
-    def forward(self, z: Tensor, w: Tensor) -> Tensor:
-        kernels: tuple[Tensor, Tensor, Tensor] | None = None
+    def predict(self, w: Tensor) -> list[Kernels]:
+        """Style descriptor W (B, S_d, k, k) -> each stage's (spatial, pointwise, bias) kernels."""
+        return [layer(w) for layer in self.layers if isinstance(layer, KernelPredictor)]
+
+    def run(self, z: Tensor, kernels: Sequence[Kernels], *, stats: Optional[Sequence[Stats]] = None, upto: Optional[int] = None) -> Tensor:
+        """The decoder with predicted ``kernels`` (:meth:`predict`): z (B, 512, h, w) -> (B, 3, 8h, 8w).
+
+        ``stats[i]``: the whole-map (mean, std) of stage i's input when z is a tile (None: each
+        instance norm uses its own input's). ``upto = i`` stops before stage i's AdaConv block and
+        returns its input, (B, C_i, 2^i h, 2^i w) (stats of stages < i suffice).
+        """
+        stage = 0
         for layer in self.layers:
             if isinstance(layer, KernelPredictor):
-                kernels = layer(w)
-            elif isinstance(layer, AdaConv2d):
-                assert kernels is not None
-                z = layer(z, *kernels)
+                continue
+            if isinstance(layer, AdaConv2d):
+                if stage == upto:
+                    return z
+                z = layer(z, *kernels[stage], stats=None if stats is None else stats[stage])
+                stage += 1
             else:
                 z = layer(z)
         return z
+
+    def local_layers(self, upto: Optional[int] = None) -> list[nn.Module]:
+        """Stand-ins with the spatial footprint of :meth:`run`'s layers up to stage ``upto`` (all
+        if None), for :func:`stylekernel.tiling.halo`: a k x k zero-padded conv per reflection-
+        padded or predicted conv (instance norms with the whole map's statistics are pointwise)."""
+        out: list[nn.Module] = []
+        stage = 0
+        for layer in self.layers:
+            if isinstance(layer, KernelPredictor):
+                k = layer.kernel_size
+            elif isinstance(layer, AdaConv2d):
+                if stage == upto:
+                    break
+                out += [nn.Conv2d(1, 1, k, padding=k // 2), nn.Conv2d(1, 1, 3, padding=1)]
+                stage += 1
+            elif isinstance(layer, ReflectConv2d):
+                out.append(nn.Conv2d(1, 1, layer.kernel_size, padding=layer.kernel_size[0] // 2))
+            else:
+                out.append(layer)
+        return out
+
+    def forward(self, z: Tensor, w: Tensor) -> Tensor:
+        return self.run(z, self.predict(w))
 
 
 @register_model("adaconv")
@@ -260,25 +318,64 @@ class AdaConvNet(StyleTransferNet):
         self.style_encoder = GlobalStyleEncoder(CHANNELS, style_channels, kernel_size, style_grid, style_encoder_blocks)
         self.build_encoder_decoder(encoder_weights, padding_mode=encoder_padding, ceil_mode=ceil_mode, last_layer=encoder_last_layer, decoder=False)
         self.decoder = AdaConvDecoder(style_channels, kernel_size, stage_groups)  # type: ignore[assignment]
-        self._style_code: Optional[Tensor] = None
+        self._kernels: Optional[list[Kernels]] = None
         self._codes_since_decode = 0
 
-    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """relu4_1 of content (B, 512, h, w) and style (B, 512, h', w') -> the content features
-        (B, 512, h, w); the style descriptor W is kept for the next :meth:`decode`."""
-        self._style_code = self.style_encoder(style["relu4_1"])
+    # --- the tiling hook: the transform is the identity (halo 0); the style's kernels are its state
+    transform_halo = 0
+
+    def style_state(self, style: dict[str, Tensor]) -> list[Kernels]:
+        """relu4_1 of the style (B, 512, h', w') -> the four stages' predicted kernels (the style
+        descriptor W through each stage's KernelPredictor): all the decoder needs from the style."""
+        return self.decoder.predict(self.style_encoder(style["relu4_1"]))
+
+    def transform_global(self, content: dict[str, Tensor], style_state: list[Kernels]) -> dict[str, Any]:
+        """Keeps the style's kernels for the next :meth:`decode` (once per style)."""
+        self._kernels = style_state
         self._codes_since_decode += 1
+        return {"style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: dict[str, Any]) -> Tensor:
+        """relu4_1 of a content tile (B, 512, h, w) -> itself: the style enters in the decoder."""
         return content["relu4_1"]
 
-    def decode(self, z: Tensor) -> Tensor:
-        """(B, 512, h, w) -> (B, 3, 8h, 8w) with the kernels of the last ``transform``'s style."""
-        code = self._style_code
-        if code is None:
+    def check_alpha(self, alpha: float) -> None:
+        """alpha != 1 is refused (see the module docstring)."""
+        if alpha != 1.0:
+            raise ConfigError(
+                f"AdaConv has no content/style trade-off: alpha={alpha} is not supported (its style enters "
+                "through the decoder's kernels, so a feature-space blend changes nothing); use alpha 1"
+            )
+
+    def _decode_kernels(self, z: Tensor) -> list[Kernels]:
+        kernels = self._kernels
+        if kernels is None:
             raise ConfigError("AdaConvNet.decode needs a style: call transform(content, style) first")
         if self._codes_since_decode > 1:
             self._codes_since_decode = 0
             raise ConfigError("AdaConv conditions its decoder on one style image: style blends and masks are not supported")
-        if len(code) != len(z):
-            raise ConfigError(f"AdaConvNet.decode: {len(z)} feature maps but the last transform had {len(code)} styles")
+        if len(kernels[0][0]) != len(z):
+            raise ConfigError(f"AdaConvNet.decode: {len(z)} feature maps but the last transform had {len(kernels[0][0])} styles")
         self._codes_since_decode = 0
-        return self.decoder(z, code)
+        return kernels
+
+    def decode(self, z: Tensor) -> Tensor:
+        """(B, 512, h, w) -> (B, 3, 8h, 8w) with the kernels of the last ``transform``'s style."""
+        return self.decoder.run(z, self._decode_kernels(z))
+
+    def decode_tiled(self, z: Tensor, *, tile_size: int) -> Tensor:
+        """:meth:`decode` in overlapping tiles of ``tile_size`` output pixels, exact (called by
+        :func:`stylekernel.tiling.tiled_decode`): each stage's instance norm gets the whole map's
+        statistics from a tiled pass over the stages before it
+        (:func:`stylekernel.tiling.tiled_normalized_decode`)."""
+        from stylekernel.tiling import halo, tiled_normalized_decode
+
+        kernels = self._decode_kernels(z)
+        n = len(kernels)
+        return tiled_normalized_decode(
+            lambda tile, stats, upto: self.decoder.run(tile, kernels, stats=stats, upto=None if upto == n else upto),
+            z,
+            norms=n,
+            halos=[halo(self.decoder.local_layers(upto=i)) for i in range(n)] + [halo(self.decoder.local_layers())],
+            tile_size=tile_size,
+        )

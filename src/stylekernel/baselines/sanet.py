@@ -21,12 +21,21 @@ even sides, and also defined when it has not (the peer fails there). With the pe
 ``vgg_normalised.pth``, ``decoder_iter_500000.pth`` and ``transformer_iter_500000.pth``
 (``stylekernel weights import sanet``) the network computes the peer's output.
 ``configs/model/sanet.yaml`` has the peer's recipe.
+
+Inference tiles the transform exactly (``stylekernel.tiling.tiled_transform``): ``style_state``
+gives each block's keys and values (once per style), ``transform_global`` the content maps' mean
+and std at relu4_1 and relu5_1 (mvn uses the whole map's), and ``transform_local`` runs both
+blocks and the merge on a tile. The blocks are pointwise in the content given that state (each
+query attends to all style positions on its own), the merge conv reads one relu4_1 cell each side;
+the halo is rounded up to 2 cells so that every tile starts on a relu5_1 cell and the nearest x2
+resize of the relu5_1 tile lands on the same relu4_1 cells as on the whole map.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -34,7 +43,8 @@ from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
 from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.functional import mvn
+from stylekernel.nn.functional import mean_std, mvn
+from stylekernel.tiling import halo
 
 CHANNELS = 512
 
@@ -85,17 +95,33 @@ class SANetBlock(nn.Module):
         self.h = nn.Conv2d(channels, channels, 1)
         self.out_conv = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, zc: Tensor, zs: Tensor) -> Tensor:
-        b, c, h, w = zc.shape
-        q = flatten_positions(self.f(mvn(zc, unbiased=self.unbiased_std).to(zc.dtype)))  # (B, Nc, C)
+    def style_state(self, zs: Tensor) -> tuple[Tensor, Tensor]:
+        """zs (B, C, H', W') -> keys g(mvn(zs)) and values h(zs), (B, Ns, C) each (the style subset
+        applied): all the block needs from the style."""
         k = flatten_positions(self.g(mvn(zs, unbiased=self.unbiased_std).to(zs.dtype)))  # (B, Ns, C)
         v = flatten_positions(self.h(zs))  # (B, Ns, C)
         idx = token_subset(k.shape[1], self.max_style_tokens, random=self.training, device=k.device)
         if idx is not None:
             k, v = k[:, idx], v[:, idx]
+        return k, v
+
+    def local(self, zc: Tensor, stats: tuple[Tensor, Tensor], style: tuple[Tensor, Tensor]) -> Tensor:
+        """The block on a content tile: zc (B, C, h, w), the whole map's (mean, std) (B, C, 1, 1)
+        from ``mean_std(zc, unbiased=self.unbiased_std)``, style = :meth:`style_state` ->
+        (B, C, h, w). Pointwise in the content (every query attends on its own), so any tile
+        gives the whole map's values."""
+        b, c, h, w = zc.shape
+        mean, std = stats
+        with torch.autocast(device_type=zc.device.type, enabled=False):  # mvn with the whole map's statistics
+            xn = ((zc if zc.dtype == torch.float64 else zc.float()) - mean) / std
+        q = flatten_positions(self.f(xn.to(zc.dtype)))  # (B, Nc, C)
+        k, v = style
         out = chunked_attention(q, k, v, chunk_size=self.query_chunk_size, scale=None if self.scaled else 1.0)
         out = out.transpose(1, 2).reshape(b, c, h, w)
         return self.out_conv(out.to(zc.dtype)) + zc
+
+    def forward(self, zc: Tensor, zs: Tensor) -> Tensor:
+        return self.local(zc, mean_std(zc, unbiased=self.unbiased_std), self.style_state(zs))
 
 
 @register_model("sanet")
@@ -139,8 +165,26 @@ class SANet(StyleTransferNet):
         self.stride = 16
         self.build_encoder_decoder(encoder_weights, padding_mode=encoder_padding, ceil_mode=ceil_mode)
 
-    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """{relu4_1, relu5_1} of content and style -> (B, 512, H/8, W/8)."""
-        z4 = self.sanet4_1(content["relu4_1"], style["relu4_1"])
-        z5 = self.sanet5_1(content["relu5_1"], style["relu5_1"])
+        # tiled transform: the blocks are pointwise given the global state; the merge conv reads 1
+        # relu4_1 cell each side, rounded up to 2 so that relu5_1 tiles start on whole cells
+        h = halo(list(self.merge))
+        self.transform_halo = h + h % 2
+
+    def _blocks(self) -> dict[str, SANetBlock]:
+        return {"relu4_1": self.sanet4_1, "relu5_1": self.sanet5_1}
+
+    # ``transform`` (the base class's) = transform_local(content, transform_global(content, style_state(style)))
+    def style_state(self, style: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+        """{relu4_1, relu5_1} of the style -> each block's keys and values (B, Ns, 512)."""
+        return {name: block.style_state(style[name]) for name, block in self._blocks().items()}
+
+    def transform_global(self, content: dict[str, Tensor], style_state: dict[str, tuple[Tensor, Tensor]]) -> dict[str, Any]:
+        """The whole content map's mean/std per level (B, 512, 1, 1), for mvn, + the style state."""
+        stats = {name: mean_std(content[name], unbiased=block.unbiased_std) for name, block in self._blocks().items()}
+        return {"stats": stats, "style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: dict[str, Any]) -> Tensor:
+        """{relu4_1 (B, 512, h, w), relu5_1 (B, 512, h/2, w/2)} of a content tile -> (B, 512, h, w)."""
+        z4 = self.sanet4_1.local(content["relu4_1"], state["stats"]["relu4_1"], state["style"]["relu4_1"])
+        z5 = self.sanet5_1.local(content["relu5_1"], state["stats"]["relu5_1"], state["style"]["relu5_1"])
         return self.merge(z4 + F.interpolate(z5, size=z4.shape[-2:], mode="nearest"))

@@ -29,6 +29,11 @@ runs: square content and style of the same size, as in their training and test s
   (``size=style.shape[-2:]``), which only works when both grids are equal.
 * The output tokens are reshaped to the content grid (h, w); their code reshapes to
   (N / int(sqrt(N)), int(sqrt(N))), which is the content grid only for square images.
+
+**Not tileable.** The encoder and the decoder run in tiles, the transform on the whole map (no
+``transform_halo``): the content encoder's self-attention lets every content token attend to
+every other content token (and CAPE pools the whole content to 18 x 18), so one output token
+depends on the whole image and no halo bounds it.
 """
 
 from __future__ import annotations

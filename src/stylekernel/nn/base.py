@@ -143,12 +143,18 @@ class StyleTransferNet(nn.Module):
         relu3_1 skip) overrides it. Linear blends of codes are what inference mixes."""
         return content["relu4_1"]
 
+    def check_alpha(self, alpha: float) -> None:
+        """Raise :class:`ConfigError` (one line naming the method) if ``alpha`` means nothing for
+        this network. Default: every alpha in [0, 1] blends codes (see :meth:`forward`); AdaConv
+        refuses alpha != 1. The inference engine calls it before any work."""
+
     def forward(self, content: Tensor, style: Tensor, alpha: float = 1.0) -> Tensor:
         """content: (B, 3, H, W), style: (B, 3, H', W') in [0, 1] -> (B, 3, H, W), unclamped.
 
         H and W must be multiples of ``stride`` (inference pads for you). ``alpha`` blends the
         stylised and the content features: z = alpha * transform + (1 - alpha) * content_code.
         """
+        self.check_alpha(alpha)
         fc, fs = self.encode(content), self.encode(style)
         z = self.transform(fc, fs)
         if alpha != 1.0:
