@@ -262,7 +262,7 @@ class _Scorer:
                 if self.config.save_images:
                     with self.timer("save"):
                         for p, x in zip(batch, stylised):
-                            images.save_png(x, self.output / "stylised" / p.name)
+                            images.save_image(x, self.output / "stylised" / p.name, overwrite=True)
             s_sides = [block[p.style] for p in batch] if batch[0].style is not None else None
             self._score(batch, stylised, c_sides, s_sides)
             bar.update(len(batch))

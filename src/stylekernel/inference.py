@@ -28,7 +28,7 @@ The rules (each one documented where it is implemented):
   black -> style 2) and in-between levels blend the two nearest styles linearly (hat weights
   that sum to 1). Weights are averaged over each stride x stride cell at feature resolution.
 * **Colour.** ``preserve_color``: ``"luminance"`` or ``"histogram"`` (see :mod:`stylekernel.color`).
-* **Transparency.** Images are decoded by :func:`stylekernel.data.decode.load_image`, which
+* **Transparency.** Images are decoded by :func:`stylekernel.image_files.load_image`, which
   composites transparent pixels on white. With ``keep_alpha=True`` (default) the content's alpha
   channel is put back on the stylised result, which is then an RGBA image.
 * **Memory.** The encoder, the transform and the decoder all run in overlapping tiles of
@@ -58,6 +58,7 @@ from torch import Tensor
 
 from stylekernel.color import COLOR_MODES, ColorMode, match_color_histogram, preserve_luminance
 from stylekernel.errors import ConfigError, StyleKernelError, check
+from stylekernel.image_files import OUTPUT_FORMATS, OutputWriteError, pil_to_tensor, save_image, tensor_to_pil
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.tiling import tiled_decode, tiled_encode, tiled_transform
 
@@ -76,10 +77,6 @@ _RESAMPLE = Image.Resampling.BICUBIC
 
 class InferenceOutOfMemoryError(StyleKernelError, MemoryError):
     """The device ran out of memory; the message suggests ``max_side`` / ``tile_size``."""
-
-
-class OutputWriteError(StyleKernelError, OSError):
-    """An output image could not be written (disk full, permission denied, ...)."""
 
 
 class ContentTooLargeError(ConfigError):
@@ -144,21 +141,7 @@ def _nbytes(obj: Any) -> int:
     return 0
 
 
-# --- image conversion -------------------------------------------------------------------------
-def pil_to_tensor(image: Image.Image) -> Tensor:
-    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
-    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
-
-
-def tensor_to_pil(x: Tensor) -> Image.Image:
-    """(3, H, W) or (1, 3, H, W) float in [0, 1] -> RGB PIL image (rounded to 8 bits)."""
-    if x.dim() == 4:
-        x = x[0]
-    array = x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
-
-
+# --- image files ------------------------------------------------------------------------
 def _alpha_of(image: Image.Image) -> Optional[Image.Image]:
     """The alpha band (mode L) of an image with transparency, else None."""
     if image.mode in _ALPHA_MODES or (image.mode in ("P", "L", "1", "RGB") and "transparency" in image.info):
@@ -185,18 +168,18 @@ def read_alpha(path: str | os.PathLike[str]) -> Optional[Image.Image]:
 def load_input(source: ImageInput, *, what: str = "image") -> tuple[Tensor, Optional[Image.Image]]:
     """A path, PIL image or tensor -> ((1, 3, H, W) float32 in [0, 1], alpha band or None).
 
-    Paths go through :func:`stylekernel.data.decode.load_image` (EXIF orientation, odd modes,
+    Paths go through :func:`stylekernel.image_files.load_image` (EXIF orientation, odd modes,
     one clear :class:`ImageDecodeError` for anything undecodable). Tensors must be (3, H, W),
     (1, 3, H, W), (H, W) or (1, H, W) (gray is replicated); uint8 tensors are scaled by 1/255.
     """
-    from stylekernel.data.decode import load_image, to_rgb
+    from stylekernel import image_files
 
     if isinstance(source, (str, os.PathLike)):
-        rgb = load_image(source)
+        rgb = image_files.load_image(source)
         return pil_to_tensor(rgb), read_alpha(source)
     if isinstance(source, Image.Image):
         alpha = _alpha_of(source)
-        return pil_to_tensor(to_rgb(source)), alpha
+        return pil_to_tensor(image_files.to_rgb(source)), alpha
     if isinstance(source, Tensor):
         x = source.detach()
         if x.dtype == torch.uint8:
@@ -629,47 +612,6 @@ class Stylizer:
         with torch.inference_mode(), self._autocast():
             return tiled_encode(self.net, x, tile_size=self.tile_size) if self.tile_size else self.net.encode(x)
 
-
-def save_image(image: Image.Image, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write ``image`` atomically: a temporary file in the same folder, then ``os.replace``.
-
-    The format follows the extension (.png, .jpg/.jpeg, .webp, .bmp, .tif/.tiff); formats
-    without alpha get the image composited on white. Raises :class:`ConfigError` when the file
-    exists and ``overwrite`` is False, or the extension is unknown, and :class:`OutputWriteError`
-    when the file system refuses the write. A failed write leaves no file, not even a temporary one.
-    """
-    from stylekernel.data.decode import to_rgb
-
-    p = Path(path)
-    fmt = OUTPUT_FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise ConfigError(f"output {p}: unknown image extension {p.suffix!r} (use one of {sorted(OUTPUT_FORMATS)})")
-    if p.is_dir():
-        raise ConfigError(f"output {p} is a directory")
-    if p.exists() and not overwrite:
-        raise ConfigError(f"output {p} exists (pass --overwrite to replace it)")
-    if image.mode == "RGBA" and fmt in ("JPEG", "BMP"):
-        image = to_rgb(image)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-        image.save(tmp, format=fmt, **kwargs)
-        os.replace(tmp, p)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # the folder itself may be what failed
-            tmp.unlink(missing_ok=True)
-        raise OutputWriteError(f"cannot write {p}: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-    return p
-
-
-OUTPUT_FORMATS: dict[str, str] = {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
-}  # fmt: skip
 
 __all__ = [
     "ContentTooLargeError",

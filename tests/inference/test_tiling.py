@@ -271,7 +271,7 @@ def _small_memory(monkeypatch, st, content_side: int) -> int:
 def test_too_large_content_is_refused_before_decoding(net, tmp_path, rand_rgb, monkeypatch):
     import re
 
-    import stylekernel.data.decode as decode
+    import stylekernel.image_files as decode
     from stylekernel.inference import ContentTooLargeError, Stylizer, fit_max_side
 
     st = Stylizer(net, style_size=32, tile_size=256)

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from stylekernel.data.decode import IMAGE_EXTENSIONS
+from stylekernel.image_files import IMAGE_EXTENSIONS
 from stylekernel.data.hf_source import HFSource
 from stylekernel.data.sources import (
     FileListSource,
@@ -96,7 +96,7 @@ def _check_one(record: Record) -> tuple[str, str | None]:
 
 
 def _check_path(item: tuple[str, str]) -> tuple[str, str | None]:
-    from stylekernel.data.decode import load_image
+    from stylekernel.image_files import load_image
 
     key, path = item
     try:
