@@ -9,8 +9,8 @@ One image's path through :func:`evaluate`:
 2. :func:`run_rank` runs in each process (one, or ``devices`` started by Lightning Fabric, see
    ``distributed.py``) on its round-robin shard of the pairs. Every content and style image is
    decoded, resized (only when asked: ``size``) and encoded once (``sides.py``): the network's
-   encoding (checkpoint mode, through :class:`stylekernel.inference.Stylizer`, the engine of
-   ``stylekernel stylize``), its LPIPS and VGG features, its art-Inception features. Pairs are
+   encoding (checkpoint mode, through :class:`stylekernel.engine.StylizationEngine`, the engine of
+   ``stylekernel stylize`` and ``predict``), its LPIPS and VGG features, its art-Inception features. Pairs are
    stylised in batches from those encodings, clamped and rounded to 8 bits (what the written PNG
    holds), and scored: LPIPS and FID's stylised set (:class:`ArtFID`), content/style loss, SSIM.
    ``compute()`` sums the metric states over processes; rank 0 writes ``per_pair.csv``,
@@ -168,7 +168,7 @@ def plan(config: EvalConfig) -> Plan:
 
 
 def _device(config: EvalConfig) -> torch.device:
-    from stylekernel.inference import resolve_device
+    from stylekernel.engine import resolve_device
 
     return resolve_device(config.accelerator)
 
@@ -422,7 +422,7 @@ def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan) -> dict[
 
 
 def _timing_fn(stylizer: Any, alpha: float) -> Any:
-    """``fn(content, style)`` timed by the benchmark: encode both, transform, decode (the Stylizer engine)."""
+    """``fn(content, style)`` timed by the benchmark: encode both, transform, decode (the stylization engine)."""
 
     def run(content: Tensor, style: Tensor) -> Tensor:
         fc = stylizer.encode_content_batch(content)
@@ -434,7 +434,7 @@ def _timing_fn(stylizer: Any, alpha: float) -> Any:
 
 def run_rank(proc: distributed.Proc, config: EvalConfig, the_plan: Plan, net: StyleTransferNet | None = None) -> dict[str, Any] | None:
     """Evaluate this process's shard; on rank 0 write the reports and return the summary."""
-    from stylekernel.inference import Stylizer
+    from stylekernel.engine import StylizationEngine
 
     t_start = time.perf_counter()
     rank, world, device = proc.rank, proc.world_size, proc.device
@@ -447,8 +447,7 @@ def run_rank(proc: distributed.Proc, config: EvalConfig, the_plan: Plan, net: St
                 from stylekernel.checkpoint import load_net
 
                 net = load_net(config.checkpoint or "")
-            stylizer = Stylizer(net, device=device, precision=str(config.precision), style_size=None,
-                                feature_cache_bytes=0)
+            stylizer = StylizationEngine(net, device=device, precision=str(config.precision), feature_cache_bytes=0)
         # seeded here, after the network is loaded (in this process or the caller's), so that
         # anything random the metrics build (e.g. loss_encoder: random) is the same in every run
         torch.manual_seed(config.seed)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from stylekernel.engine import StylizationEngine
 from stylekernel.inference import Stylizer
 
 from stylekernel_eval import images, runner
@@ -41,13 +42,13 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, Counter]:
     monkeypatch.setattr(images, "load_tensor", counting_load)
     for side in ("content", "style"):
         name = f"encode_{side}_batch"
-        original = getattr(Stylizer, name)
+        original = getattr(StylizationEngine, name)
 
-        def counting(self: Stylizer, x: torch.Tensor, _f: Any = original, _s: str = side) -> Any:
+        def counting(self: StylizationEngine, x: torch.Tensor, _f: Any = original, _s: str = side) -> Any:
             counts["encode"][_s] += x.shape[0]
             return _f(self, x)
 
-        monkeypatch.setattr(Stylizer, name, counting)
+        monkeypatch.setattr(StylizationEngine, name, counting)
     return counts
 
 
