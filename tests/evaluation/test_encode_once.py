@@ -13,7 +13,7 @@ import torch
 from stylekernel.engine import StylizationEngine
 from stylekernel.inference import Stylizer
 
-from stylekernel_eval import images, runner
+from stylekernel_eval import images, scoring
 from stylekernel_eval.metrics.lpips import lpips_scores
 from stylekernel_eval.metrics.perceptual_losses import perceptual_scores
 from stylekernel_eval.metrics.ssim import ssim_scores
@@ -56,7 +56,7 @@ def _naive_rows(config: EvalConfig, net: Any) -> list[dict[str, float]]:
     """Today's per-pair loop, written out: decode both images, stylise the pair with the Stylizer engine
     (``stylize_tensor``), round to 8 bits, score with the full metric functions."""
     torch.manual_seed(config.seed)
-    metrics = runner._build_metrics(config, None, torch.device("cpu"), True)
+    metrics = scoring.build_metrics(config, None, torch.device("cpu"), True)
     stylizer = Stylizer(net, style_size=None, feature_cache_bytes=0)
     rows = []
     for c_path in list_images(config.content_dir):  # type: ignore[arg-type]
