@@ -298,7 +298,7 @@ def test_pixel_budget_is_checked_from_the_header(tmp_path: Path, monkeypatch) ->
 
     from PIL import Image
 
-    from stylekernel.data.decode import load_image, max_pixels, pixel_budget
+    from stylekernel.image_files import load_image, max_pixels, pixel_budget
     from stylekernel.errors import ImageDecodeError
 
     path = tmp_path / "bomb.png"

@@ -1,9 +1,10 @@
-"""Loading images for evaluation, saving stylisations, and batching tensors of equal size.
+"""Loading images for evaluation, and batching tensors of equal size.
 
-Decoding is :func:`stylekernel.data.decode.load_image` at full resolution (no JPEG draft mode),
+Decoding is :func:`stylekernel.image_files.load_image` at full resolution (no JPEG draft mode),
 and resizing is the test transform of the data layer (:class:`stylekernel.data.transforms.
 EvalTransform`: shorter side to ``size`` with PIL's antialiased bicubic, then a centre square
-crop), so evaluation sees the pixels the test loop sees.
+crop), so evaluation sees the pixels the test loop sees. Rounding to 8 bits and saving are
+:mod:`stylekernel.image_files`'s (``to_uint8``, ``quantize``, ``save_image``), re-exported here.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Hashable, Iterable, Iterator, TypeVar
 
-import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 
-from stylekernel.data.decode import load_image
 from stylekernel.data.transforms import EvalTransform, to_tensor
+from stylekernel.image_files import load_image, quantize, save_image, to_uint8
+
+__all__ = ["batches", "load_tensor", "quantize", "resize_to", "save_image", "to_uint8"]
 
 T = TypeVar("T")
 
@@ -40,22 +41,6 @@ def resize_to(x: Tensor, size: tuple[int, int]) -> Tensor:
         return x
     image = Image.fromarray(to_uint8(x).permute(1, 2, 0).numpy())
     return to_tensor(image.resize((size[1], size[0]), Image.Resampling.BICUBIC))
-
-
-def to_uint8(x: Tensor) -> Tensor:
-    """(..., H, W) in [0, 1] -> uint8 with round-half-to-even of x * 255 after clamping."""
-    return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-
-
-def quantize(x: Tensor) -> Tensor:
-    """Round images in [0, 1] to the 256 levels an 8-bit file holds (same dtype and device)."""
-    return (x.clamp(0, 1) * 255).round() / 255
-
-
-def save_png(x: Tensor, path: Path) -> None:
-    """Write (3, H, W) in [0, 1] as an 8-bit RGB PNG (lossless)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(to_uint8(x).permute(1, 2, 0).numpy())).save(path)
 
 
 def batches(items: Iterable[T], batch_size: int, key: Callable[[T], Hashable]) -> Iterator[list[T]]:

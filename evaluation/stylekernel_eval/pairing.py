@@ -1,15 +1,20 @@
 """Which content image and which style image each stylised image belongs to, by a documented rule.
 
-Image files: the extensions in :data:`IMAGE_EXTENSIONS` (any case), directly inside a folder
-(not recursive), listed in lexicographic order of their file names (Python string order).
+Image files, ids and names are :mod:`stylekernel.image_files`'s: the extensions in
+:data:`~stylekernel.image_files.IMAGE_EXTENSIONS` (any case), directly inside a folder (not
+recursive, not hidden), listed in lexicographic order of their file names (Python string order);
+an image's id is its file name without the extension.
 
 * Stylising (``--checkpoint``): every content x style pair in content-major order (pair ``i *
-  n_style + j`` is content ``i`` with style ``j``), or the pairs of a pairs file (one
-  ``content,style`` line each; names relative to the folders; ``#`` starts a comment).
-  Stylised images are named :func:`stylised_name`: ``<content stem>__<style stem>.png``.
+  n_style + j`` is content ``i`` with style ``j``), or the pairs of a pairs file
+  (:func:`stylekernel.image_files.read_pairs_file`: one ``content,style`` line each; names
+  relative to the folders, or absolute paths). Stylised images are named by the one rule,
+  :func:`stylekernel.image_files.stylized_name`: ``<content id>__<style id>.png``.
 * Scoring a folder (``--stylized-dir``), ``pairing="name"`` (default): each stylised file must be
-  named ``<content stem>__<style stem>.<ext>`` (the names this suite writes); the stems are looked
-  up in the content and style folders (stems must be unique there).
+  named ``<content id>__<style id>.<ext>`` (the names ``stylize``, ``predict`` and ``evaluate
+  --save-images`` write), read back by :func:`stylekernel.image_files.parse_stylized_name`
+  against the ids of the content and style folders (ids must be unique there; a name that reads
+  two ways is an error).
   ``pairing="sorted"``: the ArtFID reference's rule: the i-th stylised file (sorted) belongs to
   the i-th content file (sorted), so both folders must hold the same number of files; if the style
   folder holds as many files too, the i-th style file is the pair's style image, else pairs have
@@ -24,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
+from stylekernel import image_files
 from stylekernel.errors import ConfigError
+from stylekernel.image_files import IMAGE_EXTENSIONS, SEPARATOR, AmbiguousNameError, image_id, parse_stylized_name, stylized_name
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-SEPARATOR = "__"
+__all__ = ["IMAGE_EXTENSIONS", "Pair", "PairingError", "all_pairs", "fingerprint", "list_images", "pair_stylised_dir",
+           "read_pairs_file", "stylised_name"]
 PairingRule = Literal["name", "sorted"]
 
 
@@ -53,18 +60,17 @@ class Pair:
 
 
 def stylised_name(content: Path, style: Path | None) -> str:
-    """``<content stem>__<style stem>.png`` (PNG: lossless, so re-scoring the files is exact)."""
-    return f"{content.stem}{SEPARATOR}{style.stem if style is not None else 'nostyle'}.png"
+    """``<content id>__<style id>.png`` (PNG: lossless, so re-scoring the files is exact)."""
+    return stylized_name(image_id(content.name), image_id(style.name) if style is not None else "nostyle", "png")
 
 
 def list_images(folder: str | os.PathLike[str], what: str = "image") -> list[Path]:
-    """Image files directly inside ``folder``, sorted by file name; a clear error if none."""
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise ConfigError(f"{what} folder {root} does not exist or is not a folder")
-    files = sorted((p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=lambda p: p.name)
-    if not files:
-        raise ConfigError(f"{what} folder {root} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+    """:func:`stylekernel.image_files.list_images`, every entry a file (a directory named like an
+    image is one :class:`ConfigError` line, before any work)."""
+    files = image_files.list_images(folder, what)
+    for f in files:
+        if not f.is_file():
+            raise ConfigError(f"{what} folder {f.parent}: {f.name} is not a file")
     return files
 
 
@@ -74,34 +80,26 @@ def all_pairs(contents: Sequence[Path], styles: Sequence[Path]) -> list[Pair]:
 
 
 def read_pairs_file(path: str | os.PathLike[str], content_dir: Path, style_dir: Path) -> list[Pair]:
-    """Pairs from a file of ``content,style`` lines (names relative to the folders, or paths)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(f"pairs file {p} does not exist")
+    """Pairs from a pairs file (:func:`stylekernel.image_files.read_pairs_file`; names relative to
+    the folders, or absolute paths); a missing image is one :class:`ConfigError` line."""
     pairs: list[Pair] = []
-    for lineno, raw in enumerate(p.read_text().splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = [x.strip() for x in line.split(",")]
-        if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"{p}:{lineno}: expected 'content,style', got {raw!r}")
-        c, s = (d / x if not Path(x).is_absolute() else Path(x) for d, x in zip((content_dir, style_dir), parts))
+    for names in image_files.read_pairs_file(path):
+        c, s = (d / x if not Path(x).is_absolute() else Path(x) for d, x in zip((content_dir, style_dir), names))
         for f in (c, s):
             if not f.is_file():
-                raise ConfigError(f"{p}:{lineno}: {f} does not exist")
+                raise ConfigError(f"pairs file {Path(path).expanduser()}: pair {','.join(names)}: {f} does not exist")
         pairs.append(Pair(len(pairs), c, s))
-    if not pairs:
-        raise ConfigError(f"pairs file {p} lists no pairs")
     return pairs
 
 
-def _by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
+def _by_id(files: Sequence[Path], what: str) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for f in files:
-        if f.stem in out:
-            raise PairingError(f"{what} folder has two files with the stem {f.stem!r} ({out[f.stem].name}, {f.name})")
-        out[f.stem] = f
+        key = image_id(f.name)
+        if key in out:
+            raise PairingError(f"{what} folder has two files with the id {key!r} ({out[key].name}, {f.name}): "
+                               "names cannot say which one a stylized image belongs to")
+        out[key] = f
     return out
 
 
@@ -125,24 +123,20 @@ def pair_stylised_dir(
         return [Pair(i, c, s, x) for i, (x, c, s) in enumerate(zip(stylised, contents, paired_styles))]
     if rule != "name":
         raise ConfigError(f"pairing must be 'name' or 'sorted', got {rule!r}")
-    c_stems, s_stems = _by_stem(contents, "content"), _by_stem(styles, "style")
+    c_ids, s_ids = _by_id(contents, "content"), _by_id(styles, "style")
     pairs, bad = [], []
     for x in stylised:
-        parts = x.stem.split(SEPARATOR)
-        matches = [
-            (c_stems[a], s_stems[b])
-            for k in range(1, len(parts))
-            if (a := SEPARATOR.join(parts[:k])) in c_stems and (b := SEPARATOR.join(parts[k:])) in s_stems
-        ]
-        if len(matches) != 1:
-            bad.append(x.name)
+        try:
+            c, s = parse_stylized_name(x.name, list(c_ids), list(s_ids))
+        except AmbiguousNameError as exc:
+            bad.append(str(exc))
             continue
-        pairs.append(Pair(len(pairs), matches[0][0], matches[0][1], x))
+        pairs.append(Pair(len(pairs), c_ids[c], s_ids[s], x))
     if bad:
         raise PairingError(
             f"{len(bad)} of {len(stylised)} stylised files in {stylised_dir} do not match the rule "
-            f"'<content stem>{SEPARATOR}<style stem>.<ext>' against {content_dir} and {style_dir}: "
-            f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} (use --pairing sorted for the ArtFID reference's "
+            f"'<content id>{SEPARATOR}<style id>.<ext>' against {content_dir} and {style_dir}: "
+            f"{'; '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} (use --pairing sorted for the ArtFID reference's "
             "lexicographic rule)"
         )
     return pairs

@@ -30,14 +30,13 @@ import torch
 from PIL import Image, ImageDraw
 
 from stylekernel.checkpoint import load_net
+from stylekernel.image_files import scan_images
 from stylekernel.inference import Stylizer
 from stylekernel.weights import sha256_file
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
 
 def _images(folder: Path, n: int) -> list[Path]:
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    files, _ = scan_images(folder)
     if not files:
         raise SystemExit(f"no images in {folder}")
     return files[:n]

@@ -1,19 +1,20 @@
 """Log an image grid to whatever Lightning logger is configured.
 
 WandbLogger -> ``log_image``; TensorBoardLogger -> ``add_image``; any logger with a ``log_dir``
-(CSVLogger included) -> a PNG under ``<log_dir>/images/`` written atomically.
+(CSVLogger included) -> a PNG under ``<log_dir>/images/`` written atomically
+(:func:`stylekernel.image_files.save_image`).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
+
+from stylekernel.image_files import save_image
 
 
 def make_grid(rows: list[Tensor]) -> Tensor:
@@ -24,22 +25,6 @@ def make_grid(rows: list[Tensor]) -> Tensor:
     n = rows[0].shape[0]
     lines = [torch.cat([r[i] for r in rows], dim=-1) for i in range(n)]
     return torch.cat(lines, dim=-2).clamp(0, 1)
-
-
-def save_png(image: Tensor, path: Path) -> None:
-    """(3, H, W) in [0, 1] -> PNG at ``path`` (temporary file + rename)."""
-    from PIL import Image
-
-    array = (image.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def log_image_grid(loggers: list[Any], key: str, grid: Tensor, step: int) -> list[str]:
@@ -54,6 +39,6 @@ def log_image_grid(loggers: list[Any], key: str, grid: Tensor, step: int) -> lis
             sent.append("tensorboard")
         elif getattr(logger, "log_dir", None):
             path = Path(logger.log_dir) / "images" / f"{key.replace('/', '_')}_step{step:08d}.png"
-            save_png(grid, path)
+            save_image(grid, path, overwrite=True)
             sent.append(str(path))
     return sent

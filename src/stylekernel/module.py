@@ -189,8 +189,14 @@ class StyleTransferModule(L.LightningModule):
         return self._eval_step("test", batch, batch_idx)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """The batch plus ``"stylized"``: (B, 3, H, W) in [0, 1] from the stylization engine (the one
+        ``stylize`` and ``evaluate`` use: padding to the stride, tiling, the Trainer's precision)."""
+        from stylekernel.engine import StylizationEngine
+
+        precision = self.trainer.precision if self._trainer is not None else "32"
+        engine = StylizationEngine(self.net, device=self.device, precision=precision, feature_cache_bytes=0, memory_check=False)
         out = dict(batch)
-        out["stylized"] = self(batch["content"], batch["style"])
+        out["stylized"] = engine.stylize_batch(batch["content"], batch["style"])
         return out
 
     # --- optimisation ---------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Prediction writer for ``stylekernel predict``: every stylised image of a batch job as a file.
 
 :class:`StyleTransferModule.predict_step` returns the batch dict plus ``"stylized"``. This
-callback writes ``<output_dir>/<content_id>__<style_id>.<ext>`` for each item, so the predict
-dataloader must yield dict batches with
+callback writes ``<output_dir>/<content id>__<style id>.<ext>`` for each item (the one name rule,
+:func:`stylekernel.image_files.stylized_name`; ids through :func:`~stylekernel.image_files.image_id`,
+so a folder source's key ``photo.jpg`` gives ``photo__paint.png``, the name ``stylekernel evaluate
+--stylized-dir`` pairs back), so the predict dataloader must yield dict batches with
 
 * ``content``: (B, 3, H, W) float in [0, 1] (padded to a common size within a batch if needed),
 * ``style``: (B, 3, H', W') float in [0, 1],
@@ -14,14 +16,14 @@ dataloader must yield dict batches with
 Rank safety: each rank writes only the items of its own batches; files are written atomically
 (a per-process temporary name, then ``os.replace``), so two ranks that both receive a sample
 (DistributedSampler pads by repeating samples) write the same bytes to the same name without a
-partial or interleaved file. Ids are sanitised so a file cannot escape ``output_dir``. Existing
+partial or interleaved file. Ids lose path separators and leading dots, so a file cannot escape
+``output_dir``. Existing
 files are skipped unless ``overwrite`` (resumable jobs). Counts are logged per rank at the end.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
@@ -31,20 +33,13 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from stylekernel.errors import check
-from stylekernel.inference import save_image, tensor_to_pil
+from stylekernel.image_files import image_id, save_image, stylized_name
 
 log = logging.getLogger(__name__)
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-]+")
 IMAGE_FORMATS = ("png", "jpg", "webp", "tif")
-
-
-def safe_id(value: Any) -> str:
-    """A file-name-safe id: runs of characters outside ``[A-Za-z0-9._+-]`` become ``_``; no leading dot."""
-    if isinstance(value, Tensor):
-        value = value.item()
-    text = _UNSAFE.sub("_", str(value)).lstrip(".")
-    return text or "unnamed"
+#: Kept for older imports: the id rule is :func:`stylekernel.image_files.image_id`.
+safe_id = image_id
 
 
 class StylizedImageWriter(BasePredictionWriter):
@@ -71,7 +66,7 @@ class StylizedImageWriter(BasePredictionWriter):
 
     def output_path(self, content_id: Any, style_id: Any) -> Path:
         """Where the image of a (content, style) pair goes."""
-        return self.output_dir / f"{safe_id(content_id)}__{safe_id(style_id)}.{self.image_format}"
+        return self.output_dir / stylized_name(image_id(content_id), image_id(style_id), self.image_format)
 
     def write_on_batch_end(
         self,
@@ -102,7 +97,7 @@ class StylizedImageWriter(BasePredictionWriter):
             if sizes is not None:
                 h, w = (int(v) for v in torch.as_tensor(sizes[i]).tolist())
                 image = image[:, :h, :w]
-            save_image(tensor_to_pil(image), path, overwrite=True)
+            save_image(image, path, overwrite=True)
             self.written += 1
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -10,8 +10,11 @@ Modes. With a file as ``--content`` and files as ``--style``, one image is writt
 When ``--content`` or ``--style`` is a folder, every content image is stylised with every style
 image and ``--output`` is a folder (created if needed) of ``<content>__<style>.png`` files; a
 progress bar runs on stderr and a summary line reports written / skipped / failed counts. Folders
-are not searched recursively; files are taken by image extension (case-insensitive); an id is
-the file stem, or the whole name with dots replaced by ``_`` when two files share a stem.
+are not searched recursively; files are taken by image extension (case-insensitive, see
+:func:`stylekernel.image_files.list_images`); an id is the file name without its extension, or
+the whole name with dots replaced by ``_`` when two files share a stem
+(:func:`~stylekernel.image_files.assign_ids`); names follow
+:func:`~stylekernel.image_files.stylized_name`, which ``stylekernel evaluate --stylized-dir`` reads back.
 Several ``--style`` values are blended (each must be a file); their output name joins the style
 ids with ``+``.
 
@@ -22,7 +25,7 @@ pair is skipped (so an interrupted batch can be resumed). In folder mode a pair 
 reported on one line and counted, the others still run, and the exit status is 1 if any failed.
 Outputs are written atomically (temporary file + rename), so no partial file is ever left, and
 checked writable before the checkpoint is loaded. Input images beyond the pixel budget
-(``--max-pixels``, see :func:`stylekernel.data.decode.max_pixels`) are refused before decoding.
+(``--max-pixels``, see :func:`stylekernel.image_files.max_pixels`) are refused before decoding.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from jsonargparse.typing import ClosedUnitInterval, NonNegativeInt
 
 from stylekernel.command_line import ArgumentParser, Namespace, command_parser, parse_command
 from stylekernel.errors import ConfigError, StyleKernelError
+from stylekernel.image_files import OUTPUT_FORMATS, assign_ids, is_image_name, save_image, scan_images, stylized_name
 
 if TYPE_CHECKING:
     from stylekernel.inference import Stylizer
@@ -127,47 +131,16 @@ class Job:
     output: Path
 
 
-def _is_image_name(path: Path) -> bool:
-    from stylekernel.data.decode import IMAGE_EXTENSIONS
-
-    return path.suffix.lower() in IMAGE_EXTENSIONS
-
-
 def _check_input(path: Path, what: str) -> None:
     if not path.exists():
         raise ConfigError(f"{what} {path} does not exist")
-    if path.is_dir() and _is_image_name(path):
+    if path.is_dir() and is_image_name(path):
         raise ConfigError(f"{what} {path} is a directory, not an image file")
-
-
-def list_images(folder: Path) -> tuple[list[Path], int]:
-    """Image-named entries of ``folder`` (sorted, not hidden, not recursive), and how many others.
-
-    Entries named like images are returned even when they are not files (a directory called
-    ``x.jpg``): the decoder then reports them as failed rather than silently skipping them.
-    """
-    images, ignored = [], 0
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if _is_image_name(entry):
-            images.append(entry)
-        else:
-            ignored += 1
-    return images, ignored
-
-
-def assign_ids(paths: Sequence[Path]) -> dict[Path, str]:
-    """File stem as id; the full name with dots as ``_`` for files whose stems collide."""
-    stems: dict[str, int] = {}
-    for p in paths:
-        stems[p.stem] = stems.get(p.stem, 0) + 1
-    return {p: p.stem if stems[p.stem] == 1 else p.name.replace(".", "_") for p in paths}
 
 
 def _expand(path: Path, what: str) -> tuple[list[Path], int]:
     if path.is_dir():
-        images, ignored = list_images(path)
+        images, ignored = scan_images(path)
         if not images:
             raise ConfigError(f"{what} folder {path} contains no image files")
         return images, ignored
@@ -199,10 +172,9 @@ def plan_jobs(args: Namespace) -> tuple[list[Job], bool, int]:
     output = Path(args.output).expanduser()
     content_ids = assign_ids(contents)
     style_ids = assign_ids(sorted({s for group in style_sets for s in group}))
-    ext = "." + args.format
 
     def name(c: Path, group: tuple[Path, ...]) -> str:
-        return f"{content_ids[c]}__{'+'.join(style_ids[s] for s in group)}{ext}"
+        return stylized_name(content_ids[c], "+".join(style_ids[s] for s in group), args.format)
 
     if folder_mode:
         if output.exists() and not output.is_dir():
@@ -211,8 +183,6 @@ def plan_jobs(args: Namespace) -> tuple[list[Job], bool, int]:
     elif output.is_dir() or str(args.output).endswith(("/", "\\")):
         jobs = [Job(contents[0], style_sets[0], output / name(contents[0], style_sets[0]))]
     else:
-        from stylekernel.inference import OUTPUT_FORMATS
-
         if output.suffix.lower() not in OUTPUT_FORMATS:
             raise ConfigError(f"--output {output}: unknown image extension {output.suffix!r} (use one of {sorted(OUTPUT_FORMATS)})")
         jobs = [Job(contents[0], style_sets[0], output)]
@@ -221,8 +191,6 @@ def plan_jobs(args: Namespace) -> tuple[list[Job], bool, int]:
 
 # --- running ----------------------------------------------------------------------------------
 def _run_job(stylizer: "Stylizer", job: Job, args: Namespace) -> None:
-    from stylekernel.inference import save_image
-
     image = stylizer.stylize(
         job.content,
         list(job.styles),
@@ -306,7 +274,7 @@ def _run_folder(stylizer: "Stylizer", jobs: list[Job], args: Namespace, *, ignor
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``stylekernel stylize ...``); returns the exit status, never a traceback for bad input."""
     _setup_logging()
-    from stylekernel.data.decode import pixel_budget
+    from stylekernel.image_files import pixel_budget
 
     try:
         args = parse_args(list(sys.argv[1:] if argv is None else argv))

@@ -1,4 +1,4 @@
-"""load_image: conversions of odd-but-valid files, clear errors for broken ones, draft mode."""
+"""load_image (stylekernel.image_files): conversions of odd-but-valid files, clear errors for broken ones, draft mode."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylekernel.data.decode import IMAGE_EXTENSIONS, draft_scale, load_image
+from stylekernel.image_files import IMAGE_EXTENSIONS, draft_scale, load_image
 from stylekernel.data.transforms import resize_shorter
 from stylekernel.errors import ImageDecodeError, StyleKernelError
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import torch
 
+from stylekernel.engine import StylizationEngine
 from stylekernel.inference import Stylizer
 
-from stylekernel_eval import images, runner
+from stylekernel_eval import images, scoring
 from stylekernel_eval.metrics.lpips import lpips_scores
 from stylekernel_eval.metrics.perceptual_losses import perceptual_scores
 from stylekernel_eval.metrics.ssim import ssim_scores
@@ -41,13 +42,13 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, Counter]:
     monkeypatch.setattr(images, "load_tensor", counting_load)
     for side in ("content", "style"):
         name = f"encode_{side}_batch"
-        original = getattr(Stylizer, name)
+        original = getattr(StylizationEngine, name)
 
-        def counting(self: Stylizer, x: torch.Tensor, _f: Any = original, _s: str = side) -> Any:
+        def counting(self: StylizationEngine, x: torch.Tensor, _f: Any = original, _s: str = side) -> Any:
             counts["encode"][_s] += x.shape[0]
             return _f(self, x)
 
-        monkeypatch.setattr(Stylizer, name, counting)
+        monkeypatch.setattr(StylizationEngine, name, counting)
     return counts
 
 
@@ -55,7 +56,7 @@ def _naive_rows(config: EvalConfig, net: Any) -> list[dict[str, float]]:
     """Today's per-pair loop, written out: decode both images, stylise the pair with the Stylizer engine
     (``stylize_tensor``), round to 8 bits, score with the full metric functions."""
     torch.manual_seed(config.seed)
-    metrics = runner._build_metrics(config, None, torch.device("cpu"), True)
+    metrics = scoring.build_metrics(config, None, torch.device("cpu"), True)
     stylizer = Stylizer(net, style_size=None, feature_cache_bytes=0)
     rows = []
     for c_path in list_images(config.content_dir):  # type: ignore[arg-type]

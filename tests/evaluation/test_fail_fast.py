@@ -20,7 +20,7 @@ def no_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a network was loaded before the input checks")
 
-    monkeypatch.setattr(runner, "_build_metrics", forbidden)
+    monkeypatch.setattr(runner, "build_metrics", forbidden)  # scoring.build_metrics, as the runner calls it
     monkeypatch.setattr(runner, "run_rank", forbidden)
 
 

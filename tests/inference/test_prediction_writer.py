@@ -56,17 +56,17 @@ def test_writer_writes_every_pair_cropped_and_named(net, tmp_path):
     writer = StylizedImageWriter(str(out))
     predict(module, writer, tmp_path)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["photo_0__monet.png", "photo_1__monet.png", "photo_2___escape.png"]
+    assert names == ["photo 0__monet.png", "photo 1__monet.png", "photo 2___escape.png"]  # ids keep spaces (evaluate pairs them back)
     assert writer.written == 3 and writer.skipped == 0
     data = Pairs()
-    with Image.open(out / "photo_1__monet.png") as im:
+    with Image.open(out / "photo 1__monet.png") as im:
         assert im.size == (40, 24)
         got = np.asarray(im, dtype=np.int16)
     with torch.no_grad():
         ref = module(data[1]["content"][None], data[1]["style"][None])[0, :, :24, :40]
     expected = ref.mul(255).round().permute(1, 2, 0).numpy().astype(np.int16)
     assert np.abs(got - expected).max() <= 1
-    with Image.open(out / "photo_2___escape.png") as im:
+    with Image.open(out / "photo 2___escape.png") as im:
         assert im.size == (16, 32)
 
 
@@ -74,20 +74,21 @@ def test_writer_skips_existing_unless_overwrite(net, tmp_path):
     module = StyleTransferModule(net)
     out = tmp_path / "stylized"
     out.mkdir()
-    Image.new("RGB", (2, 2)).save(out / "photo_0__monet.png")
+    Image.new("RGB", (2, 2)).save(out / "photo 0__monet.png")
     writer = StylizedImageWriter(str(out))
     predict(module, writer, tmp_path)
     assert writer.skipped == 1 and writer.written == 2
-    with Image.open(out / "photo_0__monet.png") as im:
+    with Image.open(out / "photo 0__monet.png") as im:
         assert im.size == (2, 2)
     writer = StylizedImageWriter(str(out), overwrite=True, image_format="jpg")
     assert writer.output_path("a", "b").name == "a__b.jpg"
+    assert writer.output_path("photo.jpg", "paint.PNG").name == "photo__paint.jpg"  # folder-source keys lose their extension
     with pytest.raises(ConfigError):
         StylizedImageWriter(str(out), image_format="gif")  # type: ignore[arg-type]
 
 
-def test_safe_id():
-    assert safe_id("a/b\\c d.e") == "a_b_c_d.e"
+def test_safe_id_is_the_image_id_rule():
+    assert safe_id("a/b\\c d.e") == "a_b_c d.e"
     assert safe_id("../../etc/passwd") == "_.._etc_passwd"
     assert safe_id(torch.tensor(7)) == "7"
     assert safe_id("") == "unnamed"

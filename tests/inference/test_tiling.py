@@ -260,18 +260,18 @@ def test_style_state_is_computed_once_for_a_folder_of_contents(net, monkeypatch)
 
 def _small_memory(monkeypatch, st, content_side: int) -> int:
     """Make the available memory lie between the estimates for content_side / 2 and content_side."""
-    import stylekernel.inference as inference
+    import stylekernel.engine as engine
 
     lo, hi = st.estimate_memory(content_side // 2, content_side // 2), st.estimate_memory(content_side, content_side)
     available = (lo + hi) // 2
-    monkeypatch.setattr(inference, "available_memory_bytes", lambda device: available)
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda device: available)
     return available
 
 
 def test_too_large_content_is_refused_before_decoding(net, tmp_path, rand_rgb, monkeypatch):
     import re
 
-    import stylekernel.data.decode as decode
+    import stylekernel.image_files as decode
     from stylekernel.inference import ContentTooLargeError, Stylizer, fit_max_side
 
     st = Stylizer(net, style_size=32, tile_size=256)

@@ -2,11 +2,11 @@
 
 Import paths for configs: ``stylekernel.data.StyleTransferDataModule`` with sources
 ``stylekernel.data.FolderSource`` / ``FileListSource`` / ``HFSource`` / ``DemoSource``.
-Exports are resolved lazily, so ``from stylekernel.data.decode import load_image`` (used by
-inference and evaluation) does not import Lightning or ``datasets``. Nothing is read or
-downloaded at import time.
+Exports are resolved lazily, so importing this package does not import Lightning or
+``datasets``. Nothing is read or downloaded at import time. Decoding (``load_image``) lives in
+:mod:`stylekernel.image_files`, the one home of image files (re-exported here).
 
-Modules: ``decode`` (load_image), ``transforms`` (resize/crop/to tensor), ``sources`` (folder,
+Modules: ``transforms`` (resize/crop/to tensor), ``sources`` (folder,
 file list, in memory), ``hf_source`` (Hugging Face), ``demo`` (embedded demo set), ``sampling``
 (seeded sample arithmetic), ``heldout`` (deterministic val/test carving), ``train_sides`` (how
 each side picks its images), ``train_stream`` (resumable training stream), ``pairs`` (val/test
@@ -30,15 +30,15 @@ _EXPORTS = {
     "Record": "stylekernel.data.sources",
     "DemoSource": "stylekernel.data.demo",
     "write_demo": "stylekernel.data.demo",
-    "IMAGE_EXTENSIONS": "stylekernel.data.decode",
-    "load_image": "stylekernel.data.decode",
+    "IMAGE_EXTENSIONS": "stylekernel.image_files",
+    "load_image": "stylekernel.image_files",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylekernel.data.datamodule import StyleTransferDataModule
-    from stylekernel.data.decode import IMAGE_EXTENSIONS, load_image
+    from stylekernel.image_files import IMAGE_EXTENSIONS, load_image
     from stylekernel.data.demo import DemoSource, write_demo
     from stylekernel.data.hf_source import HFSource
     from stylekernel.data.sources import (

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from jsonargparse.typing import PositiveInt
 
-from stylekernel.data.decode import IMAGE_EXTENSIONS
+from stylekernel.image_files import IMAGE_EXTENSIONS
 from stylekernel.data.hf_source import HFSource
 from stylekernel.data.sources import (
     FileListSource,
@@ -102,7 +102,7 @@ def _check_one(record: Record) -> tuple[str, str | None]:
 
 
 def _check_path(item: tuple[str, str]) -> tuple[str, str | None]:
-    from stylekernel.data.decode import load_image
+    from stylekernel.image_files import load_image
 
     key, path = item
     try:

@@ -42,7 +42,7 @@ class HFSource(IndexedSource, StreamingSource):
     """A Hugging Face ``datasets`` data set (Hub id, local folder, or ``parquet`` + ``data_files``).
 
     Images are read undecoded (``datasets.Image(decode=False)``) and decoded by
-    :func:`~stylekernel.data.decode.load_image`, so broken files are skipped and counted and JPEG
+    :func:`~stylekernel.image_files.load_image`, so broken files are skipped and counted and JPEG
     draft decoding applies. Nothing is contacted until :meth:`validate` or iteration.
 
     Streaming under DDP: when ``num_shards`` is a multiple of ``world_size`` every rank reads

@@ -4,15 +4,16 @@ The test pairs are every test content image x every test style image, content-ma
 sorted by id (``[(c0, s0), (c0, s1), ..., (c1, s0), ...]``), or the pairs listed in a pairs
 file. The evaluation package reuses exactly this list (``StyleTransferDataModule.test_pairs``).
 
-Pairs file format: one pair per line, ``content_id<TAB or comma>style_id``; blank lines and
-``#`` comments are skipped, and a first line ``content,style`` / ``content_id,style_id`` is
-treated as a header. Ids are the keys of the test sources (relative file names for folders).
+Pairs file format: the one reader, :func:`stylekernel.image_files.read_pairs_file` (also
+``stylekernel evaluate --pairs-file``'s): one pair per line, ``content_id<TAB or comma>style_id``;
+blank lines and ``#`` comments are skipped, and a first line ``content,style`` /
+``content_id,style_id`` is treated as a header. Ids are the keys of the test sources (relative
+file names for folders).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -20,10 +21,9 @@ from torch.utils.data import Dataset
 from stylekernel.data.sources import IndexedSource
 from stylekernel.data.transforms import EvalTransform
 from stylekernel.errors import ConfigError, ImageDecodeError, StyleKernelError
+from stylekernel.image_files import read_pairs_file as _read_pairs
 
 __all__ = ["all_pairs", "read_pairs_file", "PairDataset"]
-
-_HEADERS = {("content", "style"), ("content_id", "style_id")}
 
 
 def all_pairs(content_ids: list[str], style_ids: list[str]) -> list[tuple[str, str]]:
@@ -33,23 +33,7 @@ def all_pairs(content_ids: list[str], style_ids: list[str]) -> list[tuple[str, s
 
 def read_pairs_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """Parse a pairs file (see the module docstring); raises :class:`ConfigError` on bad lines."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ConfigError(f"pairs_file {file} does not exist; fix the path or remove pairs_file")
-    pairs: list[tuple[str, str]] = []
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = [p.strip() for p in (line.split("\t") if "\t" in line else line.split(","))]
-        if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"pairs_file {file} line {number}: expected 'content_id,style_id', got {line!r}")
-        if not pairs and tuple(p.lower() for p in parts) in _HEADERS:
-            continue
-        pairs.append((parts[0], parts[1]))
-    if not pairs:
-        raise ConfigError(f"pairs_file {file} lists no pairs")
-    return pairs
+    return _read_pairs(path, what="pairs_file")
 
 
 class PairDataset(Dataset):  # type: ignore[type-arg]

@@ -26,7 +26,7 @@ from typing import Any
 
 from PIL import Image
 
-from stylekernel.data.decode import IMAGE_EXTENSIONS, load_image
+from stylekernel.image_files import IMAGE_EXTENSIONS, load_image
 from stylekernel.errors import ImageDecodeError, StyleKernelError
 
 __all__ = [
@@ -54,7 +54,7 @@ class Record:
 
 
 def decode_record(record: Record, *, min_side: int | None = None) -> Image.Image:
-    """Decode a :class:`Record` to RGB (see :func:`~stylekernel.data.decode.load_image`)."""
+    """Decode a :class:`Record` to RGB (see :func:`~stylekernel.image_files.load_image`)."""
     if record.error is not None:
         raise ImageDecodeError(record.key, record.error)
     if isinstance(record.data, Image.Image):
