@@ -40,7 +40,7 @@ def _write(path: Path, net: torch.nn.Module, init_args: dict) -> Path:
 
 
 def _output(net: torch.nn.Module, seed: int = 0) -> torch.Tensor:
-    """The stylised code and the image (flattened, concatenated): a random decoder's image is
+    """The stylized code and the image (flattened, concatenated): a random decoder's image is
     nearly flat, so the code is where the conventions show."""
     gen = torch.Generator().manual_seed(seed)
     content, style = torch.rand(1, 3, 48, 80, generator=gen), torch.rand(1, 3, 32, 48, generator=gen)

@@ -3,7 +3,7 @@
 Metrics (``metrics/``, torchmetrics classes with float64 sums reduced across processes): LPIPS,
 FID and ArtFID (art-trained Inception-v3), content/style loss (the training losses), SSIM;
 ``timing.py`` (ms per image, images/s, peak memory); ``runner.py`` (the pipeline: ``plan.py``
-which pairs and checks, ``scoring.py`` stylise or read and score, ``provenance.py`` what the
+which pairs and checks, ``scoring.py`` stylize or read and score, ``provenance.py`` what the
 summary says about how; then report); ``protocol.py`` (the config and presets); ``report.py`` (CSV, JSON, Markdown);
 ``cli.py`` (``stylekernel evaluate``). Nothing heavy is imported at package import time.
 """

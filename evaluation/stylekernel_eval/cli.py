@@ -1,4 +1,4 @@
-"""``stylekernel evaluate``: score a checkpoint's stylisations, or a folder of any method's.
+"""``stylekernel evaluate``: score a checkpoint's stylizations, or a folder of any method's.
 
 Examples::
 
@@ -63,7 +63,7 @@ def build_parser() -> ArgumentParser:
 
     parser = command_parser(
         "stylekernel evaluate",
-        "LPIPS, FID/ArtFID, content/style loss, SSIM and timing of stylisations. "
+        "LPIPS, FID/ArtFID, content/style loss, SSIM and timing of stylizations. "
         f"--preset NAME (repeatable) is --config with a shipped preset ({', '.join(preset_files())}).",
     )
     parser.add_class_arguments(EvalConfig, nested_key=None, as_group=False, skip={"data"})

@@ -11,7 +11,7 @@ pairs use into ``<output>/test_set/{content,style}/`` and the pairs into
 Files. A record that holds encoded bytes (folders, file lists, parquet / Hub rows) is written
 byte for byte, so the scored pixels are those of the source file; one that holds decoded pixels
 (the demo set, streamed Hub images) is written as a lossless PNG of its RGB pixels (as the
-DataModule decodes it). File names are the ids with ``/`` as ``_`` (no ``__``, the stylised-name
+DataModule decodes it). File names are the ids with ``/`` as ``_`` (no ``__``, the stylized-name
 separator), numbered if two ids collide. Sizes follow the evaluation's ``size`` option (default:
 as stored), not the DataModule's ``test_size``.
 """

@@ -1,9 +1,9 @@
 """The art Inception's smallest input, checked from image headers before any work starts.
 
-FID encodes every stylised image and every image of the style set with the art Inception-v3,
+FID encodes every stylized image and every image of the style set with the art Inception-v3,
 whose stem and stride-2 reductions need both sides >= :data:`~stylekernel_eval.inception.MIN_SIZE`
 (75). What reaches it: with ``fid_resize`` set, that square; otherwise the image as scored (a
-stylised file as stored in ``--stylized-dir`` mode; in checkpoint mode the stylisation has its
+stylized file as stored in ``--stylized-dir`` mode; in checkpoint mode the stylization has its
 content image's size, i.e. the content file's, or shorter side ``size`` when ``size`` is set; a
 style image as stored, or shorter side ``size``). Sizes come from file headers (PIL reads no
 pixels); a file whose header cannot be read is left to the decoder, which names it.
@@ -42,10 +42,10 @@ def check_inception_sizes(config: EvalConfig, pairs: Iterable[Pair], style_set: 
     # (file, whether `size` applies to it, what it is)
     checks: dict[Path, tuple[bool, str]] = {}
     for p in pairs:
-        if p.stylised is not None:
-            checks.setdefault(p.stylised, (False, "stylised image"))
+        if p.stylized is not None:
+            checks.setdefault(p.stylized, (False, "stylized image"))
         else:
-            checks.setdefault(p.content, (True, "content image; its stylisation has its size"))
+            checks.setdefault(p.content, (True, "content image; its stylization has its size"))
     for s in style_set:
         checks.setdefault(s, (True, "style image"))
     for path, (resized, what) in checks.items():

@@ -1,21 +1,21 @@
-"""Which content image and which style image each stylised image belongs to, by a documented rule.
+"""Which content image and which style image each stylized image belongs to, by a documented rule.
 
 Image files, ids and names are :mod:`stylekernel.image_files`'s: the extensions in
 :data:`~stylekernel.image_files.IMAGE_EXTENSIONS` (any case), directly inside a folder (not
 recursive, not hidden), listed in lexicographic order of their file names (Python string order);
 an image's id is its file name without the extension.
 
-* Stylising (``--checkpoint``): every content x style pair in content-major order (pair ``i *
+* Stylizing (``--checkpoint``): every content x style pair in content-major order (pair ``i *
   n_style + j`` is content ``i`` with style ``j``), or the pairs of a pairs file
   (:func:`stylekernel.image_files.read_pairs_file`: one ``content,style`` line each; names
-  relative to the folders, or absolute paths). Stylised images are named by the one rule,
+  relative to the folders, or absolute paths). Stylized images are named by the one rule,
   :func:`stylekernel.image_files.stylized_name`: ``<content id>__<style id>.png``.
-* Scoring a folder (``--stylized-dir``), ``pairing="name"`` (default): each stylised file must be
+* Scoring a folder (``--stylized-dir``), ``pairing="name"`` (default): each stylized file must be
   named ``<content id>__<style id>.<ext>`` (the names ``stylize``, ``predict`` and ``evaluate
   --save-images`` write), read back by :func:`stylekernel.image_files.parse_stylized_name`
   against the ids of the content and style folders (ids must be unique there; a name that reads
   two ways is an error).
-  ``pairing="sorted"``: the ArtFID reference's rule: the i-th stylised file (sorted) belongs to
+  ``pairing="sorted"``: the ArtFID reference's rule: the i-th stylized file (sorted) belongs to
   the i-th content file (sorted), so both folders must hold the same number of files; if the style
   folder holds as many files too, the i-th style file is the pair's style image, else pairs have
   no style image (no style loss) and the FID's style set is the whole style folder.
@@ -31,15 +31,15 @@ from typing import Literal, Sequence
 
 from stylekernel import image_files
 from stylekernel.errors import ConfigError
-from stylekernel.image_files import IMAGE_EXTENSIONS, SEPARATOR, AmbiguousNameError, image_id, parse_stylized_name, stylized_name
+from stylekernel.image_files import IMAGE_EXTENSIONS, SEPARATOR, AmbiguousNameError, image_id, parse_stylized_name
 
-__all__ = ["IMAGE_EXTENSIONS", "Pair", "PairingError", "all_pairs", "fingerprint", "list_images", "pair_stylised_dir",
-           "read_pairs_file", "stylised_name"]
+__all__ = ["IMAGE_EXTENSIONS", "Pair", "PairingError", "all_pairs", "fingerprint", "list_images", "pair_stylized_dir",
+           "read_pairs_file", "pair_file_name"]
 PairingRule = Literal["name", "sorted"]
 
 
 class PairingError(ConfigError):
-    """The stylised, content and style folders do not match under the pairing rule."""
+    """The stylized, content and style folders do not match under the pairing rule."""
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,19 @@ class Pair:
     index: int
     content: Path
     style: Path | None
-    stylised: Path | None = None
+    stylized: Path | None = None
 
     @property
     def name(self) -> str:
-        """The stylised file name of this pair (``<content stem>__<style stem>.png``)."""
-        if self.stylised is not None:
-            return self.stylised.name
-        return stylised_name(self.content, self.style)
+        """The stylized file name of this pair (``<content stem>__<style stem>.png``)."""
+        if self.stylized is not None:
+            return self.stylized.name
+        return pair_file_name(self.content, self.style)
 
 
-def stylised_name(content: Path, style: Path | None) -> str:
+def pair_file_name(content: Path, style: Path | None) -> str:
     """``<content id>__<style id>.png`` (PNG: lossless, so re-scoring the files is exact)."""
-    return stylized_name(image_id(content.name), image_id(style.name) if style is not None else "nostyle", "png")
+    return image_files.stylized_name(image_id(content.name), image_id(style.name) if style is not None else "nostyle", "png")
 
 
 def list_images(folder: str | os.PathLike[str], what: str = "image") -> list[Path]:
@@ -103,29 +103,29 @@ def _by_id(files: Sequence[Path], what: str) -> dict[str, Path]:
     return out
 
 
-def pair_stylised_dir(
-    stylised_dir: str | os.PathLike[str],
+def pair_stylized_dir(
+    stylized_dir: str | os.PathLike[str],
     content_dir: str | os.PathLike[str],
     style_dir: str | os.PathLike[str],
     rule: PairingRule = "name",
 ) -> list[Pair]:
-    """Pair every stylised image with its content (and style) image; see the module docstring."""
-    stylised = list_images(stylised_dir, "stylised")
+    """Pair every stylized image with its content (and style) image; see the module docstring."""
+    stylized = list_images(stylized_dir, "stylized")
     contents = list_images(content_dir, "content")
     styles = list_images(style_dir, "style")
     if rule == "sorted":
-        if len(stylised) != len(contents):
+        if len(stylized) != len(contents):
             raise PairingError(
-                f"pairing 'sorted' needs as many content as stylised images: {len(contents)} content in {content_dir}, "
-                f"{len(stylised)} stylised in {stylised_dir}"
+                f"pairing 'sorted' needs as many content as stylized images: {len(contents)} content in {content_dir}, "
+                f"{len(stylized)} stylized in {stylized_dir}"
             )
-        paired_styles: Sequence[Path | None] = styles if len(styles) == len(stylised) else [None] * len(stylised)
-        return [Pair(i, c, s, x) for i, (x, c, s) in enumerate(zip(stylised, contents, paired_styles))]
+        paired_styles: Sequence[Path | None] = styles if len(styles) == len(stylized) else [None] * len(stylized)
+        return [Pair(i, c, s, x) for i, (x, c, s) in enumerate(zip(stylized, contents, paired_styles))]
     if rule != "name":
         raise ConfigError(f"pairing must be 'name' or 'sorted', got {rule!r}")
     c_ids, s_ids = _by_id(contents, "content"), _by_id(styles, "style")
     pairs, bad = [], []
-    for x in stylised:
+    for x in stylized:
         try:
             c, s = parse_stylized_name(x.name, list(c_ids), list(s_ids))
         except AmbiguousNameError as exc:
@@ -134,7 +134,7 @@ def pair_stylised_dir(
         pairs.append(Pair(len(pairs), c_ids[c], s_ids[s], x))
     if bad:
         raise PairingError(
-            f"{len(bad)} of {len(stylised)} stylised files in {stylised_dir} do not match the rule "
+            f"{len(bad)} of {len(stylized)} stylized files in {stylized_dir} do not match the rule "
             f"'<content id>{SEPARATOR}<style id>.<ext>' against {content_dir} and {style_dir}: "
             f"{'; '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} (use --pairing sorted for the ArtFID reference's "
             "lexicographic rule)"

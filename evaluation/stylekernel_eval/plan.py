@@ -20,7 +20,7 @@ from stylekernel.errors import ConfigError
 
 from stylekernel_eval.fid_sizes import check_inception_sizes
 from stylekernel_eval.metrics.lpips import BACKBONE_WEIGHTS
-from stylekernel_eval.pairing import Pair, all_pairs, fingerprint, list_images, pair_stylised_dir, read_pairs_file
+from stylekernel_eval.pairing import Pair, all_pairs, fingerprint, list_images, pair_stylized_dir, read_pairs_file
 from stylekernel_eval.protocol import EvalConfig
 
 LOSS_ENCODER_FILES = {"torchvision": "vgg19", "vgg_normalised": "vgg_normalised"}  # VGGEncoder weight names -> files
@@ -61,13 +61,13 @@ def check_weight_files(config: EvalConfig) -> None:
             raise ConfigError(f"weight file {name} does not exist")
 
 
-def check_counts(config: EvalConfig, n_stylised: int, n_style: int) -> None:
+def check_counts(config: EvalConfig, n_stylized: int, n_style: int) -> None:
     """Enough images for each requested metric: FID needs >= 2 per set, FID_inf more than its minimum."""
-    if n_stylised < 2 or n_style < 2:
-        raise ConfigError(f"FID needs at least 2 images per set, got {n_stylised} stylised and {n_style} style images "
+    if n_stylized < 2 or n_style < 2:
+        raise ConfigError(f"FID needs at least 2 images per set, got {n_stylized} stylized and {n_style} style images "
                           f"(style_set {config.style_set})")
-    if config.fid_variant == "fid_inf" and n_stylised <= config.fid_inf_min_size:
-        raise ConfigError(f"FID_inf needs more than fid_inf_min_size={config.fid_inf_min_size} pairs, got {n_stylised} "
+    if config.fid_variant == "fid_inf" and n_stylized <= config.fid_inf_min_size:
+        raise ConfigError(f"FID_inf needs more than fid_inf_min_size={config.fid_inf_min_size} pairs, got {n_stylized} "
                           "(use fid_variant: fid, or lower fid_inf_min_size)")
 
 
@@ -89,7 +89,7 @@ def plan(config: EvalConfig) -> Plan:
     notes: list[str] = []
     check_output(config.output)
     if config.stylized_dir is not None:
-        pairs = pair_stylised_dir(config.stylized_dir, content_dir, style_dir, config.pairing)
+        pairs = pair_stylized_dir(config.stylized_dir, content_dir, style_dir, config.pairing)
     elif config.pairs_file is not None:
         pairs = read_pairs_file(config.pairs_file, content_dir, style_dir)
     else:
@@ -100,7 +100,7 @@ def plan(config: EvalConfig) -> Plan:
         notes.append("pairs have no style image (pairing 'sorted' with unequal counts): no style loss; FID style set = "
                      "the whole style folder")
         if config.style_set == "per_pair":
-            raise ConfigError("style_set per_pair needs a style image for every stylised image")
+            raise ConfigError("style_set per_pair needs a style image for every stylized image")
         style_set = style_folder
     else:
         style_set = list(dict.fromkeys(paired_styles)) if config.style_set == "unique" else paired_styles
@@ -113,5 +113,5 @@ def plan(config: EvalConfig) -> Plan:
         "pairs": _pairs_fingerprint(pairs),
     }
     if config.stylized_dir is not None:
-        fingerprints["stylised"] = fingerprint([p.stylised for p in pairs if p.stylised is not None])
+        fingerprints["stylized"] = fingerprint([p.stylized for p in pairs if p.stylized is not None])
     return Plan(pairs=pairs, style_set=style_set, fingerprints=fingerprints, notes=notes, style_folder=style_folder)

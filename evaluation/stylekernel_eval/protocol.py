@@ -11,15 +11,15 @@ defaults gives the reference's numbers. Presets that resize say so in every summ
 
 The ``paper`` preset (``presets/paper.yaml``) reproduces the protocol of this family of
 papers (StyTr2 and later): 20 content images (MS-COCO, held out from training) x 40 style images
-(WikiArt, held out) = 800 stylised images at 512:
+(WikiArt, held out) = 800 stylized images at 512:
 
 * images: full decode, shorter side to 512 (antialiased bicubic), centre 512 x 512 crop, for
   content and style alike (so the figure is NOT the reference's on the original files, and the
-  summary says so, listing the changed files); stylisations clamped to [0, 1] and rounded to 8 bits (what a PNG
+  summary says so, listing the changed files); stylizations clamped to [0, 1] and rounded to 8 bits (what a PNG
   holds) before scoring, so re-scoring the saved PNGs gives the same numbers;
-* LPIPS: AlexNet, v0.1, stylised vs content, inputs mapped to [-1, 1] (the ArtFID reference);
+* LPIPS: AlexNet, v0.1, stylized vs content, inputs mapped to [-1, 1] (the ArtFID reference);
 * FID: art-trained Inception-v3, 2048-d pooled features, no resizing (all images are 512 x 512),
-  stylised set (800) vs the style set, each distinct style image once (40; ``style_set:
+  stylized set (800) vs the style set, each distinct style image once (40; ``style_set:
   unique``); plain FID, because FID_inf samples subsets from 5,000 images up and 800 is too few;
 * ArtFID = (1 + LPIPS) x (1 + FID), reported as "ArtFID (plain FID)";
 * content and style loss exactly as in training (VGG19 torchvision weights), SSIM (piq);
@@ -59,29 +59,29 @@ class EvalConfig:
     """What to evaluate and how. Paths may be None where the mode does not use them.
 
     Attributes:
-        checkpoint: a ``stylekernel fit`` checkpoint to stylise with (mode "checkpoint").
-        stylized_dir: a folder of stylised images to score (mode "stylized_dir").
+        checkpoint: a ``stylekernel fit`` checkpoint to stylize with (mode "checkpoint").
+        stylized_dir: a folder of stylized images to score (mode "stylized_dir").
         content_dir: content images. style_dir: style images.
         pairs_file: ``content,style`` lines instead of every content x style pair.
         pairing: stylized_dir rule: "name" (``<content>__<style>.<ext>``) or "sorted" (ArtFID's).
         size: None (default, the reference): content and style images as stored, for the network
             and for scoring alike. An int: their shorter side goes to ``size`` (PIL antialiased
             bicubic) and, with ``crop``, the centre square is kept; the summary then lists every
-            changed file and says the figure is not the reference's. Stylised images are always
+            changed file and says the figure is not the reference's. Stylized images are always
             scored as stored (checkpoint mode: as written, so re-scoring the saved folder with
             ``--stylized-dir`` and the same options gives the same numbers).
-        output: report folder. save_images: also write every stylisation as PNG.
+        output: report folder. save_images: also write every stylization as PNG.
         batch_size: pairs per forward pass. alpha: content/style trade-off of the network.
         devices: processes (one per GPU, or CPU processes with gloo). accelerator: auto|cpu|cuda.
-        precision: autocast of the stylisation only; metrics always run in float32/float64.
-        quantize: round stylisations to 8 bits before scoring (what a saved PNG holds).
+        precision: autocast of the stylization only; metrics always run in float32/float64.
+        quantize: round stylizations to 8 bits before scoring (what a saved PNG holds).
         lpips_net: alex | vgg | squeeze.
         inception_weights: registry name or path of the art Inception checkpoint.
         fid_resize: None (no resizing, the reference) or a square size for Inception inputs.
         fid_variant: "fid" or "fid_inf" (needs more than fid_inf_min_size pairs; paired style set).
         fid_sqrtm: "exact" (factor method, accurate to ~1e-14) or "reference" (art-fid's scipy
             sqrtm, its rounding included: about 20 CPU s per FID; see metrics/fid.py).
-        style_set: "unique" (each distinct style image once) or "per_pair" (one per stylisation).
+        style_set: "unique" (each distinct style image once) or "per_pair" (one per stylization).
         fid_inf_points, fid_inf_min_size: FID_inf subset sizes linspace(min_size, N, points).
         loss_encoder: VGG19 weights of content/style losses (as in training): torchvision |
             vgg_normalised | random | a path | "net" (the evaluated network's own encoder).
@@ -144,18 +144,18 @@ class EvalConfig:
 
     @property
     def mode(self) -> str:
-        """"checkpoint" (stylise, then score) or "stylized_dir" (score existing images)."""
+        """"checkpoint" (stylize, then score) or "stylized_dir" (score existing images)."""
         return "stylized_dir" if self.stylized_dir is not None else "checkpoint"
 
     def validate(self) -> "EvalConfig":
         """Check the combination of fields; raises :class:`ConfigError` naming the field."""
         if (self.checkpoint is None) == (self.stylized_dir is None):
-            raise ConfigError("give exactly one of --checkpoint (stylise and score) or --stylized-dir (score a folder)")
+            raise ConfigError("give exactly one of --checkpoint (stylize and score) or --stylized-dir (score a folder)")
         for name in ("content_dir", "style_dir"):
             if getattr(self, name) is None and self.data is None:
                 raise ConfigError(f"--{name.replace('_', '-')} is required (or --data, a DataModule whose test pairs are scored)")
         if self.data is not None and self.stylized_dir is not None:
-            raise ConfigError("--data scores a DataModule's test pairs stylised by --checkpoint; it does not apply to --stylized-dir")
+            raise ConfigError("--data scores a DataModule's test pairs stylized by --checkpoint; it does not apply to --stylized-dir")
         if self.pairs_file is not None and self.stylized_dir is not None:
             raise ConfigError("--pairs-file applies to --checkpoint mode; --stylized-dir pairs by --pairing")
         positive = ("batch_size", "devices", "timing_runs", "timing_batch_size", "fid_inf_points")
@@ -167,7 +167,7 @@ class EvalConfig:
         if self.size is not None and self.size < 8:
             raise ConfigError(f"size must be >= 8 or null, got {self.size}")
         if self.fid_variant == "fid_inf" and self.style_set != "per_pair":
-            raise ConfigError("fid_variant fid_inf pairs each stylised image with its style image: set style_set: per_pair")
+            raise ConfigError("fid_variant fid_inf pairs each stylized image with its style image: set style_set: per_pair")
         self.precision = str(self.precision)  # type: ignore[assignment]  # YAML may give 32 as an int
         for name, allowed in CHOICES.items():
             if name == "logger" and self.logger is None:

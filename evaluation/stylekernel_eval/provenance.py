@@ -44,14 +44,14 @@ def git_state() -> dict[str, Any]:
 def metric_entries(results: dict[str, Any], config: EvalConfig) -> dict[str, dict[str, Any]]:
     art = results["art_fid"]
     n = int(results["count"])
-    fid_note = (f"art Inception-v3, {art['n_fake']} stylised vs {art['n_real']} style images ({config.style_set}), "
-                f"stylised images {'as stored' if config.mode == 'stylized_dir' else 'as written'}, style images "
+    fid_note = (f"art Inception-v3, {art['n_fake']} stylized vs {art['n_real']} style images ({config.style_set}), "
+                f"stylized images {'as stored' if config.mode == 'stylized_dir' else 'as written'}, style images "
                 f"{'as stored' if config.size is None else f'after the size rule (shorter side {config.size})'}, "
                 f"Inception input {'not resized' if config.fid_resize is None else f'resized to {config.fid_resize}'}")
     entries: dict[str, dict[str, Any]] = {
         "lpips": {"label": f"LPIPS ({config.lpips_net}, v0.1)", "value": art["lpips"], "n": n,
-                  "note": "stylised vs content, lower is better"},
-        "fid": {"label": "FID", "value": art["fid"], "variant": "FID", "n_stylised": art["n_fake"],
+                  "note": "stylized vs content, lower is better"},
+        "fid": {"label": "FID", "value": art["fid"], "variant": "FID", "n_stylized": art["n_fake"],
                 "n_style": art["n_real"], "style_set": config.style_set, "inception_resize": config.fid_resize,
                 "sqrtm": art["sqrtm"], **({"value_exact": art["fid_exact"]} if "fid_exact" in art else {}),
                 "note": fid_note},
@@ -73,17 +73,17 @@ def metric_entries(results: dict[str, Any], config: EvalConfig) -> dict[str, dic
 FILTERS = {
     "content": "PIL bicubic (antialiased) to shorter side {size}{crop}",
     "style": "PIL bicubic (antialiased) to shorter side {size}{crop}",
-    "content_to_stylised": "PIL bicubic on the 8-bit image, to the stylised image's size (LPIPS and SSIM need equal sizes)",
+    "content_to_stylized": "PIL bicubic on the 8-bit image, to the stylized image's size (LPIPS and SSIM need equal sizes)",
 }
 
 
 def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan) -> dict[str, Any]:
     """What was resized, to what, with which filter; and whether the figure is the reference's."""
     crop = f", centre {config.size}x{config.size} crop" if config.crop else ""
-    record: dict[str, Any] = {"stylised": "as stored (never resized)" if config.mode == "stylized_dir"
+    record: dict[str, Any] = {"stylized": "as stored (never resized)" if config.mode == "stylized_dir"
                               else "as written (the saved PNGs), never resized"}
     differences: list[str] = []
-    for role in ("content", "style", "content_to_stylised"):
+    for role in ("content", "style", "content_to_stylized"):
         changed = dict(sorted(log.changed.get(role, {}).items()))
         n_seen = len(log.seen.get(role, ()))
         entry: dict[str, Any] = {"changed": len(changed), "of": n_seen,
@@ -95,15 +95,15 @@ def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan) -> dict[
         record[role] = entry
         if changed:
             what = {"content": "content images", "style": "style images",
-                    "content_to_stylised": "content images resized to their stylised image's size"}[role]
+                    "content_to_stylized": "content images resized to their stylized image's size"}[role]
             differences.append(f"{len(changed)} of {n_seen} {what} changed ({entry['rule']})")
     record["inception"] = ("as stored" if config.fid_resize is None else
-                           f"every stylised and style image resized to {config.fid_resize}x{config.fid_resize} "
+                           f"every stylized and style image resized to {config.fid_resize}x{config.fid_resize} "
                            "(bilinear, antialiased) for Inception")
     if config.fid_resize is not None:
         differences.append(f"Inception inputs resized to {config.fid_resize}x{config.fid_resize}")
     if config.style_set != "unique":
-        differences.append("FID style set: one style image per stylised image (style_set per_pair), the reference "
+        differences.append("FID style set: one style image per stylized image (style_set per_pair), the reference "
                            "uses each file of the style folder once")
     elif set(the_plan.style_set) != set(the_plan.style_folder):
         differences.append(f"FID style set: the {len(the_plan.style_set)} style images the pairs use, the reference "

@@ -3,7 +3,7 @@
 The JSON is the record (everything else is rendered from it or from the per-pair rows):
 ``metrics`` (each with its variant where there is more than one), ``n_pairs``, ``mode``, the
 resolved ``config``, package ``versions``, ``git`` commit, ``seeds``, ``fingerprints`` of the
-content, style (and stylised) sets and of the pair list, ``timing`` and ``cost_seconds``.
+content, style (and stylized) sets and of the pair list, ``timing`` and ``cost_seconds``.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {entry.get('label', name)} | {_fmt(entry.get('value'))} | {entry.get('note', '')} |")
     resizing = summary.get("resizing")
     if resizing:
-        lines += ["", f"Images: {resizing['statement']}.", f"Stylised images: {resizing['stylised']}."]
-        for role in ("content", "style", "content_to_stylised"):
+        lines += ["", f"Images: {resizing['statement']}.", f"Stylized images: {resizing['stylized']}."]
+        for role in ("content", "style", "content_to_stylized"):
             entry = resizing.get(role) or {}
             if entry.get("changed"):
                 names = list(entry["files"])

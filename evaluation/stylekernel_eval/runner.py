@@ -14,7 +14,7 @@ One image's path through :func:`evaluate`:
    summary's provenance, resizing statement included, is ``provenance.py``'s) and logs them to
    the configured logger (``tracking.py``).
 
-Stylised images are always scored as stored (in checkpoint mode: as written), so re-scoring a
+Stylized images are always scored as stored (in checkpoint mode: as written), so re-scoring a
 saved folder with ``--stylized-dir`` gives the same numbers. Each phase's wall time is recorded
 (``cost_seconds``; the device is synchronised at phase boundaries).
 """

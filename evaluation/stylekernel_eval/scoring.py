@@ -7,8 +7,8 @@ Every content and style image is decoded, resized (only when asked: ``size``) an
 ``predict``), its LPIPS and VGG features, its art-Inception features. Styles are prepared in
 blocks bounded by ``feature_cache_mb``; within a block, pairs sorted by content are stylized in
 batches of equal shapes from those encodings, clamped and rounded to 8 bits (what the written PNG
-holds), and scored: LPIPS and FID's stylised set (:class:`ArtFID`), content/style loss, SSIM.
-Stylised images are always scored as stored (in checkpoint mode: as written). Each phase's wall
+holds), and scored: LPIPS and FID's stylized set (:class:`ArtFID`), content/style loss, SSIM.
+Stylized images are always scored as stored (in checkpoint mode: as written). Each phase's wall
 time is recorded by :class:`PhaseTimer` (the device is synchronised at phase boundaries).
 """
 
@@ -80,7 +80,7 @@ def build_metrics(config: EvalConfig, net: StyleTransferNet | None, device: torc
 
 
 class Scorer:
-    """One process's scoring loop: prepares the sides once, stylises or reads pairs in batches, updates metrics."""
+    """One process's scoring loop: prepares the sides once, stylizes or reads pairs in batches, updates metrics."""
 
     def __init__(self, config: EvalConfig, metrics: dict[str, Any], engine: Any, device: torch.device,
                  timer: PhaseTimer, output: Path) -> None:
@@ -115,12 +115,12 @@ class Scorer:
 
     # --- the pairs ------------------------------------------------------------------------
     def _items(self, pairs: list[Pair], block: dict[Path, StyleSide]) -> Iterator[tuple[Pair, tuple[Any, ...], Any]]:
-        """(pair, batch key, stored stylised image or the content side), lazily: one batch of decoded stylised
+        """(pair, batch key, stored stylized image or the content side), lazily: one batch of decoded stylized
         files at a time. (Content sides are built here, in pair order, because batching reads one item ahead.)"""
         for p in pairs:
-            if p.stylised is not None:
+            if p.stylized is not None:
                 with self.timer("load"):
-                    x, _ = images.load_tensor(p.stylised)  # scored as stored
+                    x, _ = images.load_tensor(p.stylized)  # scored as stored
                 yield p, ("file", tuple(x.shape[-2:])), x
             else:
                 side = self.contents(p.content)
@@ -131,44 +131,44 @@ class Scorer:
         key = lambda item: item[1]  # noqa: E731
         for group in images.batches(self._items(pairs, block), self.config.batch_size, key):
             batch = [p for p, _, _ in group]
-            if group[0][1][0] == "file":  # stylised files: score at their size, content matched to it
-                stylised = torch.stack([x for _, _, x in group]).to(self.device)
-                c_sides = [self.contents(p.content, tuple(stylised.shape[-2:])) for p in batch]  # type: ignore[arg-type]
+            if group[0][1][0] == "file":  # stylized files: score at their size, content matched to it
+                stylized = torch.stack([x for _, _, x in group]).to(self.device)
+                c_sides = [self.contents(p.content, tuple(stylized.shape[-2:])) for p in batch]  # type: ignore[arg-type]
             else:
                 c_sides = [side for _, _, side in group]
                 s_net = cat_sides([block[p.style].net for p in batch])  # type: ignore[index]
                 with self.timer("stylize"):
                     out = self.engine.stylize_encoded(cat_sides([c.net for c in c_sides]), s_net,
                                                         size=tuple(c_sides[0].image.shape[-2:]), alpha=self.config.alpha)
-                    stylised = images.quantize(out) if self.config.quantize else out
+                    stylized = images.quantize(out) if self.config.quantize else out
                 if self.config.save_images:
                     with self.timer("save"):
-                        for p, x in zip(batch, stylised):
-                            images.save_image(x, self.output / "stylised" / p.name, overwrite=True)
+                        for p, x in zip(batch, stylized):
+                            images.save_image(x, self.output / "stylized" / p.name, overwrite=True)
             s_sides = [block[p.style] for p in batch] if batch[0].style is not None else None
-            self._score(batch, stylised, c_sides, s_sides)
+            self._score(batch, stylized, c_sides, s_sides)
             bar.update(len(batch))
 
-    def _score(self, batch: list[Pair], stylised: Tensor, c_sides: list[ContentSide], s_sides: list[StyleSide] | None) -> None:
+    def _score(self, batch: list[Pair], stylized: Tensor, c_sides: list[ContentSide], s_sides: list[StyleSide] | None) -> None:
         index = torch.tensor([p.index for p in batch], device=self.device)
         with self.timer("lpips"):
-            self.art.lpips.update(stylised, content_features=cat_sides([c.lpips for c in c_sides]))
+            self.art.lpips.update(stylized, content_features=cat_sides([c.lpips for c in c_sides]))
         with self.timer("inception"):
-            self.art.fid.update(stylised, real=False, index=index)
+            self.art.fid.update(stylized, real=False, index=index)
             if self.config.style_set == "per_pair" and s_sides is not None:
                 self.art.fid.update_features(cat_sides([s.inception for s in s_sides]), real=True, index=index)
         values: dict[str, Tensor] = dict(self.art.lpips.last_scores)
         if self.losses is not None and s_sides is not None:
             with self.timer("losses"):
-                self.losses.update(stylised, content_side=cat_sides([c.vgg for c in c_sides]),
+                self.losses.update(stylized, content_side=cat_sides([c.vgg for c in c_sides]),
                                    style_side=cat_sides([s.losses for s in s_sides]))
             values.update(self.losses.last_scores)
         if "ssim" in self.metrics:
             with self.timer("ssim"):
-                self.metrics["ssim"].update(stylised, cat_sides([c.image for c in c_sides]))
+                self.metrics["ssim"].update(stylized, cat_sides([c.image for c in c_sides]))
             values.update(self.metrics["ssim"].last_scores)
         for k, p in enumerate(batch):
-            row: dict[str, Any] = {"index": p.index, "stylised": p.name, "content": p.content.name,
+            row: dict[str, Any] = {"index": p.index, "stylized": p.name, "content": p.content.name,
                                    "style": p.style.name if p.style else ""}
             row.update({name: float(v[k]) for name, v in values.items()})
             self.rows.append(row)

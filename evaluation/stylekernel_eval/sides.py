@@ -1,6 +1,6 @@
 """Each content and each style image decoded, resized and encoded once: the "sides" every metric reuses.
 
-A pair's scores compare its stylised image with two fixed things: its content image and its
+A pair's scores compare its stylized image with two fixed things: its content image and its
 style image. What each metric reads of those is computed once per image (per process) and kept
 while pairs need it, instead of once per pair:
 
@@ -122,7 +122,7 @@ class ContentCache:
 
     Pairs are visited sorted by content, so a content is not needed again once its pairs are done;
     the decoded tensor of the current file is kept for its other scoring sizes (mixed-size
-    stylised sets).
+    stylized sets).
     """
 
     def __init__(self, build: Callable[[Path, Tensor, tuple[int, int]], ContentSide], *, size: int | None, crop: bool,
@@ -148,7 +148,7 @@ class ContentCache:
             return self._sides[key]
         assert x is not None
         if target is not None and tuple(x.shape[-2:]) != target:
-            self.log.record("content_to_stylised", path.name, tuple(x.shape[-2:]), target)  # type: ignore[arg-type]
+            self.log.record("content_to_stylized", path.name, tuple(x.shape[-2:]), target)  # type: ignore[arg-type]
             x = images.resize_to(x, target)
         side = self.build(path, x, key[1])  # type: ignore[arg-type]
         self._sides[key] = side  # type: ignore[index]

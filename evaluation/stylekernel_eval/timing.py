@@ -14,7 +14,7 @@ Peak memory, per configuration, labelled as what it is:
   through ``/proc/self/clear_refs`` (Linux); ``cpu_process_peak_rss_since_start`` where that
   reset is not allowed.
 
-The record names the device, dtype (the precision of the stylisation), torch version and threads.
+The record names the device, dtype (the precision of the stylization), torch version and threads.
 """
 
 from __future__ import annotations

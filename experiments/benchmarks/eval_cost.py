@@ -70,7 +70,7 @@ def write_images(folder: Path, n: int, *, seed: int, size: tuple[int, int], pref
 
 
 def prepare(workdir: Path, contents: int, styles: int) -> None:
-    """Weights, content/style images and a stylised folder (once per work folder)."""
+    """Weights, content/style images and a stylized folder (once per work folder)."""
     marker = workdir / f"ready-{contents}x{styles}"
     if marker.exists():
         return
@@ -79,13 +79,13 @@ def prepare(workdir: Path, contents: int, styles: int) -> None:
     write_fake_weights(cache)
     write_images(workdir / "content", contents, seed=1, size=(640, 768), prefix="c")
     write_images(workdir / "style", styles, seed=2, size=(704, 640), prefix="s")
-    stylised = workdir / "stylised"
-    stylised.mkdir(exist_ok=True)
+    stylized = workdir / "stylized"
+    stylized.mkdir(exist_ok=True)
     rng = np.random.default_rng(3)
     for i in range(contents):
         for j in range(styles):
             img = rng.integers(0, 256, size=(512, 512, 3), dtype=np.uint8)
-            Image.fromarray(img).save(stylised / f"c{i:03d}__s{j:03d}.png")
+            Image.fromarray(img).save(stylized / f"c{i:03d}__s{j:03d}.png")
     marker.write_text("ok\n")
 
 
@@ -107,7 +107,7 @@ def measure(args: argparse.Namespace) -> dict:
                       batch_size=args.batch_size, output=out, loss_encoder="torchvision", gram=True, progress=False,
                       accelerator="cpu")
         if args.mode == "stylized_dir":
-            common["stylized_dir"] = str(workdir / "stylised")
+            common["stylized_dir"] = str(workdir / "stylized")
         config = EvalConfig(**common)
         c0, t0 = time.process_time(), time.perf_counter()
         summary = evaluate(config, net=net)

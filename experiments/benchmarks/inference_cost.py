@@ -7,7 +7,7 @@
 
 Each (model, size) case runs in a fresh subprocess, so its peak resident memory (``VmHWM``)
 is its own (on CUDA also the allocator's peak, ``torch.cuda.max_memory_allocated``, reset per
-case): reported are the process's whole peak RSS and the growth during stylisation (peak
+case): reported are the process's whole peak RSS and the growth during stylization (peak
 minus the RSS after building the network, before any image; it includes the warm-up passes,
 which are never larger than the timed one). Time per image: ``Stylizer.stylize_tensor`` on a
 square random content image of the given side and a 512x512 style image (the default style

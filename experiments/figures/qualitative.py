@@ -10,10 +10,10 @@
     python experiments/figures/qualitative.py --from-paper-table runs/paper_table --content-dir C --style-dir S
 
 For each method, ``<output>/<method>.png``: the first row shows the style images, the first
-column the content images, cell (i, j) content i stylised with style j. ``comparison.png``
+column the content images, cell (i, j) content i stylized with style j. ``comparison.png``
 stacks one row per (content, style) pair: content, style, then each method's result, the
 layout of the paper's comparison figure. Images are resized (shorter side, antialiased
-bicubic) and centre-cropped to ``--size`` (a multiple of every network's stride), and stylised
+bicubic) and centre-cropped to ``--size`` (a multiple of every network's stride), and stylized
 with ``stylekernel.inference.Stylizer`` (no tiling). ``grid.json`` records the checkpoints,
 their SHA-256 and the image files used.
 """

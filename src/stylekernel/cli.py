@@ -19,10 +19,10 @@ LIGHTNING_COMMANDS = {
     "fit": "train a model (LightningCLI; --config configs/...yaml)",
     "validate": "run one validation epoch",
     "test": "run the test loop",
-    "predict": "stylise a dataset with a prediction writer (large batch jobs, many GPUs)",
+    "predict": "stylize a dataset with a prediction writer (large batch jobs, many GPUs)",
 }
 TOOL_COMMANDS = {
-    "stylize": ("stylekernel.stylize_cli", "stylise images or folders of any size with a checkpoint"),
+    "stylize": ("stylekernel.stylize_cli", "stylize images or folders of any size with a checkpoint"),
     "evaluate": ("stylekernel_eval.cli", "LPIPS, FID/ArtFID, content/style loss, SSIM, timing"),
     "weights": ("stylekernel.weights_cli", "list or prefetch pretrained weight files"),
     "data": ("stylekernel.data.cli", "check image sources, build the embedded demo set"),

@@ -3,11 +3,11 @@
 Two methods (Gatys, Bethge, Hertzmann, Shechtman, "Preserving Color in Neural Artistic Style
 Transfer", 2016):
 
-* ``"luminance"`` (luminance-only transfer, applied *after* stylisation): the output keeps the
-  stylised image's luma Y and takes the chroma (Cb, Cr) of the content image (ITU-R BT.601
+* ``"luminance"`` (luminance-only transfer, applied *after* stylization): the output keeps the
+  stylized image's luma Y and takes the chroma (Cb, Cr) of the content image (ITU-R BT.601
   full-range YCbCr, the JPEG convention). Brush strokes and light/dark structure come from the
   style; hues come from the content.
-* ``"histogram"`` (colour-histogram matching, applied to the *style* image before stylisation):
+* ``"histogram"`` (colour-histogram matching, applied to the *style* image before stylization):
   the style image's RGB distribution is linearly mapped so that its mean and 3x3 covariance
   equal the content's (x' = A (x - mu_s) + mu_c with A = Sigma_c^(1/2) Sigma_s^(-1/2), symmetric
   matrix square roots), then clamped to [0, 1]. The network then only sees content colours.

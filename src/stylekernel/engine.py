@@ -13,7 +13,7 @@ evaluation runner all call :class:`StylizationEngine`. Its rules:
 * **Size.** The content is reflect-padded at the bottom/right to a multiple of the network stride
   (at least two strides per side, :func:`pad_to_multiple`) and the output is cropped back; a
   style is cropped at the bottom/right to a multiple of the stride (:func:`fit_style_to_stride`).
-* **alpha.** z = alpha * stylised + (1 - alpha) * relu4_1(content), in feature space.
+* **alpha.** z = alpha * stylized + (1 - alpha) * relu4_1(content), in feature space.
 * **Several styles.** The transformed features of each style are blended with ``style_weights``
   (normalised to sum to 1; equal weights by default): z = sum_i w_i T(content, style_i).
 * **Mask.** A gray map m in [0, 1] of the content's size. With one style, m says where the style
@@ -102,7 +102,7 @@ def estimate_stylize_bytes(net: StyleTransferNet, width: int, height: int, *, ti
     """Peak extra bytes of :meth:`StylizationEngine.stylize` (+ PIL conversion) for a ``width`` x ``height`` content.
 
     A model, not a measurement: the whole-image tensors that coexist at the peak (content,
-    relu4_1 features, the stylised features, the decoded image) plus one tile's working set
+    relu4_1 features, the stylized features, the decoded image) plus one tile's working set
     (``tile_size`` + the encoder halo, squared; the whole image when tiling is off). It tracks
     the measured peak RSS within about 25 % from 1024 to 8192 pixels (see docs/inference.md).
     """
@@ -118,7 +118,7 @@ def estimate_stylize_bytes(net: StyleTransferNet, width: int, height: int, *, ti
 
 
 def available_memory_bytes(device: torch.device) -> Optional[int]:
-    """Memory the stylisation may still use: free CUDA memory (+ this process's cached blocks)
+    """Memory the stylization may still use: free CUDA memory (+ this process's cached blocks)
     on a GPU, ``MemAvailable`` of /proc/meminfo on the CPU; None when unknown."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -359,7 +359,7 @@ class StylizationEngine:
 
     # --- memory -----------------------------------------------------------------------------
     def estimate_memory(self, width: int, height: int) -> int:
-        """Bytes that stylising a ``width`` x ``height`` content adds to this process (or device).
+        """Bytes that stylizing a ``width`` x ``height`` content adds to this process (or device).
 
         See :func:`estimate_stylize_bytes`; styles (at most 4 x style_size squared) are small
         next to a content that could exceed memory.
@@ -402,7 +402,7 @@ class StylizationEngine:
     def _oom_message(self, h: int, w: int, exc: BaseException) -> str:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         return (
-            f"out of memory stylising a {w}x{h} image on {self.device} ({first}); "
+            f"out of memory stylizing a {w}x{h} image on {self.device} ({first}); "
             f"try --max-side, a smaller --tile-size (now {self.tile_size}) or --precision bf16"
         )
 

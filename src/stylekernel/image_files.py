@@ -98,7 +98,7 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".pbm",
 )
 
-#: Memory an input pixel is assumed to cost on its way through stylisation (decoded image, float
+#: Memory an input pixel is assumed to cost on its way through stylization (decoded image, float
 #: tensors, padded copies, output): the default budget is memory / this.
 BYTES_PER_PIXEL = 256
 ENV_MAX_PIXELS = "STYLEKERNEL_MAX_PIXELS"

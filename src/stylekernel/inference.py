@@ -24,7 +24,7 @@ The rules (each one documented where it is implemented; the engine's are repeate
   ``4 * style_size``, in which case the longer side is ``4 * style_size``. ``style_size=None``
   keeps the style's own size. The resized style is then cropped at the bottom/right to a
   multiple of the stride (fewer than 8 pixels; a side shorter than the stride is padded).
-* **alpha.** z = alpha * stylised + (1 - alpha) * relu4_1(content), in feature space.
+* **alpha.** z = alpha * stylized + (1 - alpha) * relu4_1(content), in feature space.
 * **Several styles.** The transformed features of each style are blended with ``style_weights``
   (normalised to sum to 1; equal weights by default): z = sum_i w_i T(content, style_i).
 * **Mask.** A grayscale image m in [0, 1] (white = 1), resized to the content. With one style,
@@ -35,12 +35,12 @@ The rules (each one documented where it is implemented; the engine's are repeate
 * **Colour.** ``preserve_color``: ``"luminance"`` or ``"histogram"`` (see :mod:`stylekernel.color`).
 * **Transparency.** Images are decoded by :func:`stylekernel.image_files.load_image`, which
   composites transparent pixels on white. With ``keep_alpha=True`` (default) the content's alpha
-  channel is put back on the stylised result, which is then an RGBA image.
+  channel is put back on the stylized result, which is then an RGBA image.
 * **Memory.** The encoder, the transform and the decoder all run in overlapping tiles of
   ``tile_size`` pixels (exact, see :mod:`stylekernel.tiling`): the transform's global part
   (content mean/std, the style's keys/values) is computed first, then each tile is transformed
   with the halo its 3x3 / k x k stages need. What stays whole-image is the content, its relu4_1
-  map, the stylised map and the output (about 100 bytes per pixel); a content whose estimate
+  map, the stylized map and the output (about 100 bytes per pixel); a content whose estimate
   exceeds the available memory is refused before any work (``ContentTooLargeError``, with the
   ``--max-side`` that would fit).
 """
@@ -234,7 +234,7 @@ class Stylizer:
         max_side: Optional[int] = None,
         keep_alpha: bool = True,
     ) -> Image.Image:
-        """Stylise ``content`` with one style or a blend of several; returns a PIL image.
+        """Stylize ``content`` with one style or a blend of several; returns a PIL image.
 
         The result has the content's size (or the ``max_side``-reduced size), mode RGB, or RGBA
         when the content has transparency and ``keep_alpha`` is set. ``mask`` and

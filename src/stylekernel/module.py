@@ -161,7 +161,7 @@ class StyleTransferModule(L.LightningModule):
 
     # --- steps ----------------------------------------------------------------------------
     def forward(self, content: Tensor, style: Tensor, alpha: float = 1.0) -> Tensor:
-        """Stylise: (B, 3, H, W), (B, 3, H', W') -> (B, 3, H, W) clamped to [0, 1]."""
+        """Stylize: (B, 3, H, W), (B, 3, H', W') -> (B, 3, H, W) clamped to [0, 1]."""
         return self.net(content, style, alpha=alpha).clamp(0, 1)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:

@@ -1,4 +1,4 @@
-"""Prediction writer for ``stylekernel predict``: every stylised image of a batch job as a file.
+"""Prediction writer for ``stylekernel predict``: every stylized image of a batch job as a file.
 
 :class:`StyleTransferModule.predict_step` returns the batch dict plus ``"stylized"``. This
 callback writes ``<output_dir>/<content id>__<style id>.<ext>`` for each item (the one name rule,

@@ -1,4 +1,4 @@
-"""``stylekernel stylize``: stylise an image, or every content x style pair of two folders.
+"""``stylekernel stylize``: stylize an image, or every content x style pair of two folders.
 
     stylekernel stylize --checkpoint model.ckpt --content photo.jpg --style painting.jpg --output out.png
     stylekernel stylize --checkpoint model.ckpt --content photos/ --style paintings/ --output out/
@@ -7,7 +7,7 @@
 
 Modes. With a file as ``--content`` and files as ``--style``, one image is written to
 ``--output`` (a file path, or an existing folder: then ``<content>__<style>.png`` inside it).
-When ``--content`` or ``--style`` is a folder, every content image is stylised with every style
+When ``--content`` or ``--style`` is a folder, every content image is stylized with every style
 image and ``--output`` is a folder (created if needed) of ``<content>__<style>.png`` files; a
 progress bar runs on stderr and a summary line reports written / skipped / failed counts. Folders
 are not searched recursively; files are taken by image extension (case-insensitive, see
@@ -61,7 +61,7 @@ class StylizeOptions:
         output: output file (single image) or folder.
         alpha: content/style trade-off in feature space, 0..1 (1: full style).
         style_weights: blend weights, one per --style (normalised to sum 1; default equal).
-        mask: gray mask image: 1 style: white = stylised; n styles: white = style 1, black = style n.
+        mask: gray mask image: 1 style: white = stylized; n styles: white = style 1, black = style n.
         preserve_color: keep the content's colours: luminance-only transfer (what --preserve-color
             without a value means) or colour-histogram matching of the style.
         style_size: shorter side of style images, longer side <= 4x; 0 or null keeps their size.
@@ -107,7 +107,7 @@ _SPECIAL = {"preserve_color": lambda value: [f"--preserve_color={value or 'lumin
 
 def build_parser() -> ArgumentParser:
     """The argument parser (also used by the docs): the fields of :class:`StylizeOptions`."""
-    parser = command_parser(PROG, "Stylise images or folders of any size with a trained checkpoint.")
+    parser = command_parser(PROG, "Stylize images or folders of any size with a trained checkpoint.")
     parser.add_class_arguments(StylizeOptions, nested_key=None, as_group=False)
     return parser
 
@@ -211,7 +211,7 @@ def _setup_logging() -> None:
 
 
 def run(args: Namespace) -> int:
-    """Plan, load the checkpoint, stylise; returns the exit status (raises StyleKernelError on bad input)."""
+    """Plan, load the checkpoint, stylize; returns the exit status (raises StyleKernelError on bad input)."""
     from stylekernel.inference import Stylizer
 
     from stylekernel.paths import check_writable_dir, check_writable_file
@@ -219,7 +219,7 @@ def run(args: Namespace) -> int:
     jobs, folder_mode, ignored = plan_jobs(args)
     if not folder_mode and jobs[0].output.exists() and not args.overwrite:
         raise ConfigError(f"output {jobs[0].output} exists (pass --overwrite to replace it)")
-    if folder_mode:  # found now, not after the whole stylisation
+    if folder_mode:  # found now, not after the whole stylization
         check_writable_dir(jobs[0].output.parent, what="--output")
     else:
         check_writable_file(jobs[0].output, what="--output")

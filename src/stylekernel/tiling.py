@@ -1,4 +1,4 @@
-"""Exact tiled encoding (image -> relu4_1), transform (relu4_1 -> stylised relu4_1) and decoding.
+"""Exact tiled encoding (image -> relu4_1), transform (relu4_1 -> stylized relu4_1) and decoding.
 
 Why tiles are exact here: every layer of the VGG encoder and of the decoder is local (3x3
 convolutions, 2x2 pools, nearest x2 upsampling, pointwise activations). An output position

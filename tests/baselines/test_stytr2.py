@@ -48,7 +48,7 @@ def test_encode_adds_the_image_and_transform_embeds_it(small: StyTr2) -> None:
     assert set(small.encode(content, [])) == {"image"}
     with torch.no_grad():
         z = small.transform(fc, small.encode(style))
-        # the stylised tokens depend on the style image, not on the VGG features
+        # the stylized tokens depend on the style image, not on the VGG features
         z2 = small.transform(fc, {"image": style})
     assert z.shape == (1, 512, 3, 5)
     torch.testing.assert_close(z, z2)

@@ -29,7 +29,7 @@ N = 40  # FID with fewer images than dimensions: the tip says ~40+ keeps the ref
 def _folders(tmp_path: Path, write_images: Any, n: int) -> dict[str, Path]:
     names = [f"img{i:03d}.png" for i in range(n)]
     return {
-        "stylised": write_images(tmp_path / "stylised", names, seed=1, size=(80, 80))[0].parent,
+        "stylized": write_images(tmp_path / "stylized", names, seed=1, size=(80, 80))[0].parent,
         "content": write_images(tmp_path / "content", names, seed=2, size=(80, 80))[0].parent,
         "style": write_images(tmp_path / "style", names, seed=3, size=(80, 80))[0].parent,
     }
@@ -49,7 +49,7 @@ def reference(eval_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _ours(folders: dict[str, Path], out: Path, **overrides: Any) -> dict[str, Any]:
-    config = EvalConfig(stylized_dir=str(folders["stylised"]), content_dir=str(folders["content"]),
+    config = EvalConfig(stylized_dir=str(folders["stylized"]), content_dir=str(folders["content"]),
                         style_dir=str(folders["style"]), pairing="sorted", size=None, output=str(out),
                         loss_encoder="random", progress=False, **overrides)
     return evaluate(config)["metrics"]
@@ -68,13 +68,13 @@ def test_fid_lpips_artfid_agree_with_reference(reference: Any, folders: dict[str
             return result
 
         monkeypatch.setattr(reference, name, spy)
-    ref_art = reference.compute_art_fid(str(folders["stylised"]), str(folders["style"]), str(folders["content"]),
+    ref_art = reference.compute_art_fid(str(folders["stylized"]), str(folders["style"]), str(folders["content"]),
                                         batch_size=16, device="cpu", mode="art_fid", num_workers=0)
     ours = _ours(folders, tmp_path / "out")
     assert ours["fid"]["value"] == pytest.approx(seen["compute_fid"], rel=1e-4)
     assert ours["lpips"]["value"] == pytest.approx(seen["compute_content_distance"], rel=1e-4)
     assert ours["art_fid"]["value"] == pytest.approx(ref_art, rel=1e-4)
-    assert ours["fid"]["n_stylised"] == ours["fid"]["n_style"] == N
+    assert ours["fid"]["n_stylized"] == ours["fid"]["n_style"] == N
 
 
 @pytest.mark.slow
@@ -92,12 +92,12 @@ def test_fid_infinity_agrees_with_reference(reference: Any, image_writer: Any, t
     proxy = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
     proxy.linspace = lambda start, stop, num: np.linspace(min_size, stop, num)  # the reference fixes start=5000
     monkeypatch.setattr(reference, "np", proxy)
-    # The reference pairs stylised and style activations in directory-listing (glob) order, which
+    # The reference pairs stylized and style activations in directory-listing (glob) order, which
     # is file-system dependent; ours pairs by sorted name. Sorting its listing makes them comparable.
     listing = reference.get_image_paths
     monkeypatch.setattr(reference, "get_image_paths", lambda path, sort=False: listing(path, sort=True))
     np.random.seed(seed)
-    ref = reference.compute_fid_infinity(str(folders["stylised"]), str(folders["style"]), 16, "cpu",
+    ref = reference.compute_fid_infinity(str(folders["stylized"]), str(folders["style"]), 16, "cpu",
                                          num_points=points, num_workers=0)
     ours = _ours(folders, tmp_path / "out", fid_variant="fid_inf", style_set="per_pair", fid_inf_min_size=min_size,
                  fid_inf_points=points, seed=seed, ssim=False)

@@ -26,7 +26,7 @@ def test_two_processes_equal_one(eval_weights: Path, image_dirs: tuple[Path, Pat
     assert two["n_pairs"] == one["n_pairs"] == 9
     for name, entry in one["metrics"].items():
         assert two["metrics"][name]["value"] == pytest.approx(entry["value"], rel=1e-6), name
-    assert two["metrics"]["fid"]["n_stylised"] == 9 and two["metrics"]["fid"]["n_style"] == 3
+    assert two["metrics"]["fid"]["n_stylized"] == 9 and two["metrics"]["fid"]["n_style"] == 3
     assert one["metrics"]["fid"]["value"] > 0 and one["metrics"]["lpips"]["value"] > 0
     with open(tmp_path / "two" / "per_pair.csv") as f:
         rows = list(csv.DictReader(f))

@@ -53,7 +53,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, Counter]:
 
 
 def _naive_rows(config: EvalConfig, net: Any) -> list[dict[str, float]]:
-    """Today's per-pair loop, written out: decode both images, stylise the pair with the Stylizer engine
+    """Today's per-pair loop, written out: decode both images, stylize the pair with the Stylizer engine
     (``stylize_tensor``), round to 8 bits, score with the full metric functions."""
     torch.manual_seed(config.seed)
     metrics = scoring.build_metrics(config, None, torch.device("cpu"), True)
@@ -85,7 +85,7 @@ def test_each_image_encoded_once_and_scores_equal_the_per_pair_loop(eval_weights
     want = _naive_rows(config, tiny_net)
     for g, w in zip(got, want, strict=True):
         for name in SCORES:
-            assert float(g[name]) == pytest.approx(w[name], rel=1e-5, abs=1e-7), (g["stylised"], name)
+            assert float(g[name]) == pytest.approx(w[name], rel=1e-5, abs=1e-7), (g["stylized"], name)
     assert summary["resizing"]["reference_exact"] is True
 
 
@@ -100,7 +100,7 @@ def test_bounded_memory_gives_the_same_scores(eval_weights: Path, image_dirs: tu
     # one style per block: each style decoded once, each content once per block (3 blocks)
     assert counted["decode"] == Counter({**{f"s{i}.png": 1 for i in range(3)}, **{f"c{i}.png": 3 for i in range(3)}})
     for a, b in zip(_rows(tmp_path / "full"), _rows(tmp_path / "small"), strict=True):
-        assert a["stylised"] == b["stylised"]
+        assert a["stylized"] == b["stylized"]
         for name in SCORES:
             assert float(b[name]) == pytest.approx(float(a[name]), rel=1e-5, abs=1e-7), name
     for name, entry in full["metrics"].items():
@@ -110,7 +110,7 @@ def test_bounded_memory_gives_the_same_scores(eval_weights: Path, image_dirs: tu
     assert r["content"]["files"]["c0.png"] == {"stored_hw": [96, 112], "used_hw": [80, 80]}
 
 
-def test_mixed_size_stylised_set(eval_weights: Path, image_writer: Any, tmp_path: Path,
+def test_mixed_size_stylized_set(eval_weights: Path, image_writer: Any, tmp_path: Path,
                                  counted: dict[str, Counter]) -> None:
     content = image_writer(tmp_path / "c", ["a.png", "b.png"], seed=1, size=(80, 96))[0].parent
     style = image_writer(tmp_path / "s", ["x.png", "y.png"], seed=2, size=(80, 80))[0].parent
@@ -119,8 +119,8 @@ def test_mixed_size_stylised_set(eval_weights: Path, image_writer: Any, tmp_path
     image_writer(x, ["a__y.png", "b__x.png"], seed=4, size=(88, 88))  # another method's fixed size
     summary = evaluate(EvalConfig(stylized_dir=str(x), content_dir=str(content), style_dir=str(style),
                                   output=str(tmp_path / "o"), loss_encoder="random", progress=False))
-    assert summary["n_pairs"] == 4 and summary["metrics"]["fid"]["n_stylised"] == 4
+    assert summary["n_pairs"] == 4 and summary["metrics"]["fid"]["n_stylized"] == 4
     assert counted["decode"]["a.png"] == counted["decode"]["x.png"] == 1
-    matched = summary["resizing"]["content_to_stylised"]
+    matched = summary["resizing"]["content_to_stylized"]
     assert matched["changed"] == 2 and matched["files"]["a.png"] == {"stored_hw": [80, 96], "used_hw": [88, 88]}
     assert summary["resizing"]["reference_exact"] is False

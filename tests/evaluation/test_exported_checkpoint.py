@@ -34,5 +34,5 @@ def test_evaluate_takes_an_exported_folder(eval_weights: Path, checkpoint_file: 
     assert rows[0] == rows[1] and len(rows[0]) == 4
     images = sorted(p.relative_to(runs["folder"]) for p in runs["folder"].rglob("*.png"))
     assert len(images) == 4
-    for rel in images:  # the stylisations themselves are bit-identical
+    for rel in images:  # the stylizations themselves are bit-identical
         assert (runs["folder"] / rel).read_bytes() == (runs["ckpt"] / rel).read_bytes()

@@ -15,7 +15,7 @@ from stylekernel_eval import runner
 
 @pytest.fixture
 def no_networks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading any metric network (or stylising) fails the test: the checks must come first."""
+    """Loading any metric network (or stylizing) fails the test: the checks must come first."""
 
     def forbidden(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a network was loaded before the input checks")
@@ -41,7 +41,7 @@ def _folders(tmp_path: Path, image_writer: Any, n: int) -> list[str]:
 def test_one_image_per_set_is_one_line(eval_weights: Path, no_networks: None, image_writer: Any, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     err = _one_line_error(_folders(tmp_path, image_writer, 1) + ["--output", str(tmp_path / "o")], capsys)
-    assert "FID needs at least 2 images per set, got 1 stylised and 1 style" in err
+    assert "FID needs at least 2 images per set, got 1 stylized and 1 style" in err
     assert not (tmp_path / "o").exists()
 
 

@@ -21,7 +21,7 @@ from stylekernel.data import FolderSource, StyleTransferDataModule
 from stylekernel.module import StyleTransferModule
 from stylekernel.prediction_writer import StylizedImageWriter
 
-from stylekernel_eval.pairing import PairingError, pair_stylised_dir
+from stylekernel_eval.pairing import PairingError, pair_stylized_dir
 from stylekernel_eval.protocol import EvalConfig
 from stylekernel_eval.runner import evaluate
 
@@ -42,7 +42,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
 
 def paired(stylized: Path, content: Path, style: Path) -> list[tuple[str, str]]:
     """(content file, style file) of every stylized file, by the rule evaluate --stylized-dir uses."""
-    return sorted((p.content.name, p.style.name) for p in pair_stylised_dir(stylized, content, style))  # type: ignore[union-attr]
+    return sorted((p.content.name, p.style.name) for p in pair_stylized_dir(stylized, content, style))  # type: ignore[union-attr]
 
 
 def test_stylize_folder_names_pair_back(folders: tuple[Path, Path], checkpoint_file: Path, tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_evaluate_save_images_names_pair_back_through_the_cli(eval_weights: Path
     config = EvalConfig(content_dir=str(content), style_dir=str(style), output=str(tmp_path / "run"), save_images=True,
                         batch_size=2, loss_encoder="random", progress=False, ssim=False, timing=False)
     first = evaluate(config, net=tiny_net)
-    saved = tmp_path / "run" / "stylised"
+    saved = tmp_path / "run" / "stylized"
     assert paired(saved, content, style) == EVERY_PAIR
     again = tmp_path / "again"
     assert stylekernel_main(["evaluate", "--stylized-dir", str(saved), "--content-dir", str(content), "--style-dir", str(style),
@@ -89,9 +89,9 @@ def test_names_that_read_two_ways_are_one_clear_error(tmp_path: Path, capsys: py
     style = write_images(tmp_path / "s", ["x.png", "b__x.png"], seed=2, size=(16, 16))[0].parent
     stylized = write_images(tmp_path / "x", ["a__b__x.png", "a__x.png"], seed=3, size=(16, 16))[0].parent
     with pytest.raises(PairingError) as err:
-        pair_stylised_dir(stylized, content, style)
+        pair_stylized_dir(stylized, content, style)
     message = str(err.value)
-    assert "\n" not in message and message.startswith("1 of 2 stylised files")
+    assert "\n" not in message and message.startswith("1 of 2 stylized files")
     assert "a__b__x.png: ambiguous, reads as content 'a' + style 'b__x' or content 'a__b' + style 'x'" in message
     status = stylekernel_main(["evaluate", "--stylized-dir", str(stylized), "--content-dir", str(content), "--style-dir",
                                str(style), "--output", str(tmp_path / "o"), "--no-progress", "--no-timing"])

@@ -36,10 +36,10 @@ def reference(eval_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return art_fid
 
 
-def reference_numbers(ref: Any, stylised: Path, content: Path, style: Path) -> dict[str, float]:
+def reference_numbers(ref: Any, stylized: Path, content: Path, style: Path) -> dict[str, float]:
     """FID, LPIPS and ArtFID of the reference on three folders (its own file listing and pairing)."""
-    fid = float(ref.compute_fid(str(stylised), str(style), 16, "cpu", num_workers=0))
-    lpips = float(ref.compute_content_distance(str(stylised), str(content), 16, "lpips", "cpu", num_workers=0))
+    fid = float(ref.compute_fid(str(stylized), str(style), 16, "cpu", num_workers=0))
+    lpips = float(ref.compute_content_distance(str(stylized), str(content), 16, "lpips", "cpu", num_workers=0))
     return {"fid": fid, "lpips": lpips, "art_fid": (1 + lpips) * (1 + fid)}
 
 
@@ -59,15 +59,15 @@ def _assert_reference(summary: dict[str, Any], ref: dict[str, float], rel: float
 
 @pytest.mark.slow
 def test_default_stylized_dir_command_is_the_reference(reference: Any, image_writer: Any, tmp_path: Path) -> None:
-    # the README's command, nothing else: stylised images named <content>__<style>.png, content and
+    # the README's command, nothing else: stylized images named <content>__<style>.png, content and
     # style images of different sizes than the default 512 (the old default resized them); sizes near the
     # 80 px the fake Inception was calibrated at, where the reference's sqrtm stays real
-    stylised = image_writer(tmp_path / "x", [f"c{i:02d}__s{i:02d}.png" for i in range(N)], seed=1, size=(80, 88))[0].parent
+    stylized = image_writer(tmp_path / "x", [f"c{i:02d}__s{i:02d}.png" for i in range(N)], seed=1, size=(80, 88))[0].parent
     content = image_writer(tmp_path / "c", [f"c{i:02d}.png" for i in range(N)], seed=2, size=(80, 88))[0].parent
     style = image_writer(tmp_path / "s", [f"s{i:02d}.png" for i in range(N)], seed=3, size=(88, 80))[0].parent
-    ours = _evaluate(["--stylized-dir", str(stylised), "--content-dir", str(content), "--style-dir", str(style)],
+    ours = _evaluate(["--stylized-dir", str(stylized), "--content-dir", str(content), "--style-dir", str(style)],
                      tmp_path / "out")
-    _assert_reference(ours, reference_numbers(reference, stylised, content, style))
+    _assert_reference(ours, reference_numbers(reference, stylized, content, style))
     assert ours["timing"]["applies"] is False and ours["metrics"]["fid"]["sqrtm"] == "exact"
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "every image as stored" in md and "timing does not apply" in md
@@ -75,14 +75,14 @@ def test_default_stylized_dir_command_is_the_reference(reference: Any, image_wri
 
 @pytest.mark.slow
 def test_reference_sqrtm_command_gives_the_reference_figure(reference: Any, image_writer: Any, tmp_path: Path) -> None:
-    stylised = image_writer(tmp_path / "x", [f"c{i:02d}__s{i:02d}.png" for i in range(N)], seed=1, size=(80, 88))[0].parent
+    stylized = image_writer(tmp_path / "x", [f"c{i:02d}__s{i:02d}.png" for i in range(N)], seed=1, size=(80, 88))[0].parent
     content = image_writer(tmp_path / "c", [f"c{i:02d}.png" for i in range(N)], seed=2, size=(80, 88))[0].parent
     style = image_writer(tmp_path / "s", [f"s{i:02d}.png" for i in range(N)], seed=3, size=(88, 80))[0].parent
-    ours = _evaluate(["--stylized-dir", str(stylised), "--content-dir", str(content), "--style-dir", str(style),
+    ours = _evaluate(["--stylized-dir", str(stylized), "--content-dir", str(content), "--style-dir", str(style),
                       "--fid-sqrtm", "reference"], tmp_path / "out")
     fid = ours["metrics"]["fid"]
     assert fid["sqrtm"] == "reference" and fid["value_exact"] != fid["value"]
-    _assert_reference(ours, reference_numbers(reference, stylised, content, style), rel=REL_REFERENCE)
+    _assert_reference(ours, reference_numbers(reference, stylized, content, style), rel=REL_REFERENCE)
 
 
 @pytest.mark.slow
@@ -95,7 +95,7 @@ def test_checkpoint_run_scores_the_written_images(reference: Any, image_writer: 
     pairs.write_text("".join(f"c{i:02d}.png,s{i:02d}.png\n" for i in range(N)))
     run = _evaluate(["--checkpoint", str(checkpoint_file), "--content-dir", str(content), "--style-dir", str(style),
                      "--pairs-file", str(pairs), "--save-images", "--loss-encoder", "random"], tmp_path / "run")
-    saved = tmp_path / "run" / "stylised"
+    saved = tmp_path / "run" / "stylized"
     assert len(list(saved.glob("*.png"))) == N
     _assert_reference(run, reference_numbers(reference, saved, content, style))
     again = _evaluate(["--stylized-dir", str(saved), "--content-dir", str(content), "--style-dir", str(style),
@@ -109,17 +109,17 @@ def test_checkpoint_run_scores_the_written_images(reference: Any, image_writer: 
 def test_presets_that_resize_say_so(preset: str, size: int, eval_weights: Path, image_writer: Any,
                                     tmp_path: Path) -> None:
     n = 6
-    stylised = image_writer(tmp_path / "x", [f"c{i}__s{i}.png" for i in range(n)], seed=1, size=(80, 80))[0].parent
+    stylized = image_writer(tmp_path / "x", [f"c{i}__s{i}.png" for i in range(n)], seed=1, size=(80, 80))[0].parent
     content = image_writer(tmp_path / "c", [f"c{i}.png" for i in range(n)], seed=2, size=(88, 104))[0].parent
     style = image_writer(tmp_path / "s", [f"s{i}.png" for i in range(n)], seed=3, size=(96, 80))[0].parent
-    ours = _evaluate(["--preset", preset, "--stylized-dir", str(stylised), "--content-dir", str(content),
+    ours = _evaluate(["--preset", preset, "--stylized-dir", str(stylized), "--content-dir", str(content),
                       "--style-dir", str(style), "--no-gram"], tmp_path / "out")
     r = ours["resizing"]
     assert r["reference_exact"] is False and r["statement"].startswith("NOT the reference's figure")
     assert r["content"]["changed"] == r["style"]["changed"] == n
     assert r["style"]["files"]["s0.png"] == {"stored_hw": [96, 80], "used_hw": [size, size]}
     assert f"shorter side {size}" in r["style"]["rule"] and "bicubic" in r["style"]["rule"]
-    assert r["content_to_stylised"]["changed"] == n  # then matched to the 80 x 80 stylised images
-    assert r["stylised"].startswith("as stored")
+    assert r["content_to_stylized"]["changed"] == n  # then matched to the 80 x 80 stylized images
+    assert r["stylized"].startswith("as stored")
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "NOT the reference's figure" in md and "s0.png 96x80 -> " in md

@@ -63,7 +63,7 @@ def test_offline_wandb_run_holds_summary_and_per_pair_table(eval_weights: Path, 
     assert table_row["eval/per_pair/nrows"] == 3
     table = json.loads((run_dir / "files" / table_row["eval/per_pair/path"]).read_text())
     rows = _csv_rows(tmp_path / "o")
-    assert [r[table["columns"].index("stylised")] for r in table["data"]] == [r["stylised"] for r in rows]
+    assert [r[table["columns"].index("stylized")] for r in table["data"]] == [r["stylized"] for r in rows]
     k = table["columns"].index("lpips")
     assert [r[k] for r in table["data"]] == pytest.approx([float(r["lpips"]) for r in rows], rel=1e-12)
 

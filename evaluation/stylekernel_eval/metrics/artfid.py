@@ -1,8 +1,8 @@
 """ArtFID = (1 + LPIPS) x (1 + FID) (Wright and Ommer, GCPR 2022), and ArtFID_inf with FID_inf.
 
 :class:`ArtFID` composes an :class:`~stylekernel_eval.metrics.lpips.LPIPS` (content term:
-stylised vs content, per pair) and a :class:`~stylekernel_eval.metrics.fid.FID` (style term:
-stylised set vs style set). Both are synced across processes on ``compute``.
+stylized vs content, per pair) and a :class:`~stylekernel_eval.metrics.fid.FID` (style term:
+stylized set vs style set). Both are synced across processes on ``compute``.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ def combine(lpips_result: dict[str, Any], fid_result: dict[str, Any]) -> dict[st
 
 
 class ArtFID(Metric):
-    """ArtFID of a set of stylisations.
+    """ArtFID of a set of stylizations.
 
-    ``update(stylised=..., content=..., style=..., index=...)``: any of them may be given;
-    ``stylised`` and ``content`` (B, 3, H, W) are pairs (LPIPS and the FID's stylised set),
+    ``update(stylized=..., content=..., style=..., index=...)``: any of them may be given;
+    ``stylized`` and ``content`` (B, 3, H, W) are pairs (LPIPS and the FID's stylized set),
     ``style`` (B', 3, H', W') adds to the FID's style set. ``compute()`` returns the LPIPS and
     FID parts and ``art_fid`` (plus ``fid_inf``/``art_fid_inf`` with ``variant="fid_inf"``).
     """
@@ -72,18 +72,18 @@ class ArtFID(Metric):
 
     def update(
         self,
-        stylised: Tensor | None = None,
+        stylized: Tensor | None = None,
         content: Tensor | None = None,
         style: Tensor | None = None,
         index: Tensor | None = None,
         style_index: Tensor | None = None,
     ) -> None:
-        """Add pairs (stylised, content) and/or style images; see the class docstring."""
-        if (stylised is None) != (content is None):
-            raise ValueError("ArtFID.update: give stylised and content together")
-        if stylised is not None and content is not None:
-            self.lpips.update(stylised, content)
-            self.fid.update(stylised, real=False, index=index)
+        """Add pairs (stylized, content) and/or style images; see the class docstring."""
+        if (stylized is None) != (content is None):
+            raise ValueError("ArtFID.update: give stylized and content together")
+        if stylized is not None and content is not None:
+            self.lpips.update(stylized, content)
+            self.fid.update(stylized, real=False, index=index)
         if style is not None:
             self.fid.update(style, real=True, index=style_index)
 

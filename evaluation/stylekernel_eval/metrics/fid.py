@@ -1,4 +1,4 @@
-"""FID between the stylised set and the style set on art-Inception features (the style term of ArtFID).
+"""FID between the stylized set and the style set on art-Inception features (the style term of ArtFID).
 
 Functional core (float64 throughout):
 
@@ -189,7 +189,7 @@ def fid_infinity(
     """
     n = fake.shape[0]
     if real.shape[0] != n:
-        raise ConfigError(f"FID_inf needs one style image per stylised image (paired sets), got {n} and {real.shape[0]}")
+        raise ConfigError(f"FID_inf needs one style image per stylized image (paired sets), got {n} and {real.shape[0]}")
     if n <= min_size or num_points < 2:
         raise ConfigError(
             f"FID_inf needs more than fid_inf_min_size={min_size} pairs and num_points >= 2 (got {n} pairs, "
@@ -212,7 +212,7 @@ def fid_infinity(
 
 
 class FID(Metric):
-    """FID between stylised images (``real=False``) and style images (``real=True``).
+    """FID between stylized images (``real=False``) and style images (``real=True``).
 
     ``update(images, real, index=None)``: images (B, 3, H, W) in [0, 1]; ``index`` (B,) int64
     identifies each image (the pair index) and is only needed with ``keep_features`` (FID_inf),
@@ -266,7 +266,7 @@ class FID(Metric):
             return self.inception(prepare_for_inception(images, self.resize)).float()
 
     def update(self, images: Tensor, real: bool, index: Tensor | None = None) -> None:
-        """Add a batch of images (B, 3, H, W) to the style (``real``) or the stylised set."""
+        """Add a batch of images (B, 3, H, W) to the style (``real``) or the stylized set."""
         self.update_features(self.features(images), real=real, index=index)
 
     def update_features(self, features: Tensor, real: bool, index: Tensor | None = None) -> None:

@@ -1,4 +1,4 @@
-"""LPIPS between each stylised image and its content image (the content term of ArtFID).
+"""LPIPS between each stylized image and its content image (the content term of ArtFID).
 
 The ``lpips`` package is used as is (v0.1 linear layers, which it ships), with ``net="alex"`` by
 default as in the ArtFID reference; ``"vgg"`` and ``"squeeze"`` are options. Images in [0, 1] are
@@ -74,12 +74,12 @@ def load_backbone(model: nn.Module, state: dict[str, Tensor]) -> None:
     model.load_state_dict(new, strict=False)
 
 
-def lpips_scores(model: nn.Module, stylised: Tensor, content: Tensor) -> Tensor:
-    """LPIPS per pair: stylised, content (B, 3, H, W) in [0, 1] -> (B,) float32."""
-    if stylised.shape != content.shape:
-        raise ValueError(f"LPIPS needs equal shapes, got {tuple(stylised.shape)} and {tuple(content.shape)}")
+def lpips_scores(model: nn.Module, stylized: Tensor, content: Tensor) -> Tensor:
+    """LPIPS per pair: stylized, content (B, 3, H, W) in [0, 1] -> (B,) float32."""
+    if stylized.shape != content.shape:
+        raise ValueError(f"LPIPS needs equal shapes, got {tuple(stylized.shape)} and {tuple(content.shape)}")
     with torch.no_grad():
-        d = model(2 * stylised.float() - 1, 2 * content.float() - 1)
+        d = model(2 * stylized.float() - 1, 2 * content.float() - 1)
     return d.reshape(d.shape[0])
 
 
@@ -87,7 +87,7 @@ def lpips_features(model: nn.Module, images: Tensor) -> list[Tensor]:
     """One side of LPIPS: images (B, 3, H, W) in [0, 1] -> the unit-normalised backbone features per layer.
 
     The first half of ``lpips.LPIPS.forward`` (v0.1: scaling layer, backbone, ``normalize_tensor``),
-    so a content image's features can be computed once and compared with many stylisations.
+    so a content image's features can be computed once and compared with many stylizations.
     """
     import lpips
 
@@ -97,22 +97,22 @@ def lpips_features(model: nn.Module, images: Tensor) -> list[Tensor]:
         return [lpips.normalize_tensor(outs[k]) for k in range(model.L)]
 
 
-def lpips_from_features(model: nn.Module, stylised: list[Tensor], content: list[Tensor]) -> Tensor:
+def lpips_from_features(model: nn.Module, stylized: list[Tensor], content: list[Tensor]) -> Tensor:
     """The second half of ``lpips.LPIPS.forward``: per-layer features of both sides -> (B,) float32."""
     from lpips.lpips import spatial_average
 
     with torch.no_grad():
         val: Tensor | int = 0
         for k in range(model.L):
-            val = val + spatial_average(model.lins[k]((stylised[k] - content[k]) ** 2), keepdim=True)
+            val = val + spatial_average(model.lins[k]((stylized[k] - content[k]) ** 2), keepdim=True)
     assert isinstance(val, Tensor)
     return val.reshape(val.shape[0])
 
 
 class LPIPS(PerPairMetric):
-    """Mean LPIPS between stylised images and their content images.
+    """Mean LPIPS between stylized images and their content images.
 
-    ``update(stylised, content)`` with (B, 3, H, W) tensors in [0, 1]; ``compute()`` returns
+    ``update(stylized, content)`` with (B, 3, H, W) tensors in [0, 1]; ``compute()`` returns
     ``{"lpips": mean, "count": n}``.
     """
 
@@ -136,15 +136,15 @@ class LPIPS(PerPairMetric):
         self.model.eval()
         return self
 
-    def scores(self, stylised: Tensor, content: Tensor | None = None, *,
+    def scores(self, stylized: Tensor, content: Tensor | None = None, *,
                content_features: list[Tensor] | None = None) -> dict[str, Tensor]:
         """(B, 3, H, W) pairs in [0, 1] -> {"lpips": (B,)}; or the content side precomputed
         (``content_features`` from :meth:`content_features`, batch B), same values."""
         if content_features is None:
             assert content is not None
-            return {"lpips": lpips_scores(self.model, stylised, content)}
-        return {"lpips": lpips_from_features(self.model, lpips_features(self.model, stylised), content_features)}
+            return {"lpips": lpips_scores(self.model, stylized, content)}
+        return {"lpips": lpips_from_features(self.model, lpips_features(self.model, stylized), content_features)}
 
     def content_features(self, content: Tensor) -> list[Tensor]:
-        """The content side (B, 3, H, W) -> per-layer features, for ``update(stylised, content_features=...)``."""
+        """The content side (B, 3, H, W) -> per-layer features, for ``update(stylized, content_features=...)``."""
         return lpips_features(self.model, content)

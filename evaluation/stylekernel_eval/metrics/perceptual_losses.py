@@ -2,8 +2,8 @@
 
 The values come from :mod:`stylekernel.losses` itself (``reduction="none"``, one value per pair),
 so the evaluation reports exactly what the training objective measures: content = MSE of
-mean-variance-normalised VGG features at relu4_1 + relu5_1 (stylised vs content); style = MSE of
-channel means plus MSE of channel stds at relu1_1 .. relu5_1 (stylised vs style); gram = MSE of
+mean-variance-normalised VGG features at relu4_1 + relu5_1 (stylized vs content); style = MSE of
+channel means plus MSE of channel stds at relu1_1 .. relu5_1 (stylized vs style); gram = MSE of
 Gram matrices at the same layers. One encoder pass per image serves all three.
 """
 
@@ -22,7 +22,7 @@ from stylekernel_eval.metrics._base import PerPairMetric
 
 def perceptual_scores(
     encoder: VGGEncoder,
-    stylised: Tensor,
+    stylized: Tensor,
     content: Tensor,
     style: Tensor,
     *,
@@ -30,9 +30,9 @@ def perceptual_scores(
     style_layers: Sequence[str] = losses.STYLE_LAYERS,
     gram: bool = False,
 ) -> dict[str, Tensor]:
-    """Per-pair losses: stylised, content (B, 3, H, W), style (B, 3, H', W') in [0, 1] -> {name: (B,)}."""
+    """Per-pair losses: stylized, content (B, 3, H, W), style (B, 3, H', W') in [0, 1] -> {name: (B,)}."""
     layers = tuple(dict.fromkeys((*content_layers, *style_layers)))
-    f_out = encoder(stylised, layers)
+    f_out = encoder(stylized, layers)
     f_c = encoder(content, content_layers)
     f_s = encoder(style, style_layers)
     out = {
@@ -63,7 +63,7 @@ def style_side(encoder: VGGEncoder, style: Tensor, *, layers: Sequence[str] = lo
 
 def scores_from_sides(
     encoder: VGGEncoder,
-    stylised: Tensor,
+    stylized: Tensor,
     content: dict[str, Tensor],
     style: dict[str, Any],
     *,
@@ -74,7 +74,7 @@ def scores_from_sides(
     """:func:`perceptual_scores` with the content and style sides precomputed (:func:`content_side`, :func:`style_side`)."""
     layers = tuple(dict.fromkeys((*content_layers, *style_layers)))
     with torch.no_grad():
-        f_out = encoder(stylised, layers)
+        f_out = encoder(stylized, layers)
         out = {
             "content_loss": losses.content_loss(f_out, content, content_layers, reduction="none"),
             "style_loss": losses.style_loss_from_statistics(losses.style_statistics(f_out, style_layers), style["stats"],
@@ -89,7 +89,7 @@ def scores_from_sides(
 class PerceptualLosses(PerPairMetric):
     """Mean content loss, style loss (and Gram distance) over pairs.
 
-    ``update(stylised, content, style)``; the encoder is a frozen
+    ``update(stylized, content, style)``; the encoder is a frozen
     :class:`~stylekernel.nn.encoder.VGGEncoder` (``encoder_weights`` as in training, or pass
     ``encoder`` to reuse one, e.g. the network's own).
     """
@@ -111,17 +111,17 @@ class PerceptualLosses(PerPairMetric):
     def active_score_names(self) -> tuple[str, ...]:
         return self.score_names if self.gram else self.score_names[:2]
 
-    def scores(self, stylised: Tensor, content: Tensor | None = None, style: Tensor | None = None, *,
+    def scores(self, stylized: Tensor, content: Tensor | None = None, style: Tensor | None = None, *,
                content_side: dict[str, Tensor] | None = None, style_side: dict[str, Any] | None = None) -> dict[str, Tensor]:
         """Pairs (B, 3, H, W) and their style images (B, 3, H', W') -> {name: (B,)}; either image may be
         replaced by its precomputed side (:meth:`content_side`, :meth:`style_side`, batch B), same values."""
         with torch.no_grad():
             if content_side is None and style_side is None:
                 assert content is not None and style is not None
-                return perceptual_scores(self.encoder, stylised, content, style, gram=self.gram)
+                return perceptual_scores(self.encoder, stylized, content, style, gram=self.gram)
             c = content_side if content_side is not None else self.content_side(content)  # type: ignore[arg-type]
             s = style_side if style_side is not None else self.style_side(style)  # type: ignore[arg-type]
-            return scores_from_sides(self.encoder, stylised, c, s, gram=self.gram)
+            return scores_from_sides(self.encoder, stylized, c, s, gram=self.gram)
 
     def content_side(self, content: Tensor) -> dict[str, Tensor]:
         """Content (B, 3, H, W) -> its features at the content layers (see :func:`content_side`)."""

@@ -295,7 +295,7 @@ class AdaAttN(StyleTransferNet):
         return z
 
     def content_code(self, content: dict[str, Tensor]) -> Tensor:
-        """The code of the unstylised content (what ``alpha = 0`` decodes)."""
+        """The code of the unstylized content (what ``alpha = 0`` decodes)."""
         if self.relu3_1_skip:
             return pack(content["relu4_1"], content["relu3_1"])
         return content["relu4_1"]

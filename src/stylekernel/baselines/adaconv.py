@@ -22,7 +22,7 @@ images, whose relu4_1 map pools to 4 x 4; the peer accepts no other size), and r
 padding falls back to replication on maps too small to reflect.
 
 Split into the suite's stages: ``transform`` is the identity on the content features (AdaConv
-has no stylised feature map: the style enters through the decoder's kernels); its state, from the
+has no stylized feature map: the style enters through the decoder's kernels); its state, from the
 style alone, is the four stages' predicted kernels (``style_state``, computed once per style by
 the inference engine), kept by ``transform_global`` for the next ``decode``. So
 ``decode(transform(fc, fs))`` is the model. Blending several styles in feature space is refused

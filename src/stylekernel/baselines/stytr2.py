@@ -18,7 +18,7 @@ Attention is the standard multi-head scaled dot product (8 heads) with the packe
 weights of ``torch.nn.MultiheadAttention``, so the authors' files load key for key (see
 :mod:`stylekernel.released.stytr2`).
 
-The VGG encoder is not part of the stylisation: it serves the losses (and the content code that
+The VGG encoder is not part of the stylization: it serves the losses (and the content code that
 ``alpha`` blends with). :meth:`StyTr2.encode` therefore adds the input image itself as the
 ``"image"`` entry of the feature dict; ``transform`` embeds it.
 
@@ -170,7 +170,7 @@ class TokenDecoder(_Stack):
 
 
 class StyTr2Transformer(nn.Module):
-    """Content tokens (B, d, h, w) and style tokens (B, d, h', w') -> stylised (B, d, h, w).
+    """Content tokens (B, d, h, w) and style tokens (B, d, h', w') -> stylized (B, d, h, w).
 
     Args:
         dim: token width d (512: the CNN decoder's input).

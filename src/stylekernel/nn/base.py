@@ -1,6 +1,6 @@
 """The interface every style-transfer network in the suite implements (ours and the baselines).
 
-A network is encoder -> ``transform`` (feature-space stylisation) -> decoder. Splitting it this
+A network is encoder -> ``transform`` (feature-space stylization) -> decoder. Splitting it this
 way lets the losses reuse the encoder features, lets inference blend several styles, apply
 masks and the content/style trade-off alpha in feature space, and lets one LightningModule train
 every method.
@@ -92,7 +92,7 @@ class StyleTransferNet(nn.Module):
         return self.encoder(image, self.feature_layers if layers is None else layers)
 
     def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """Stylised features at relu4_1: content/style feature dicts -> (B, 512, H/8, W/8).
+        """Stylized features at relu4_1: content/style feature dicts -> (B, 512, H/8, W/8).
 
         Networks with a tiled transform (``transform_halo`` set) get this for free as
         ``transform_local(content, transform_global(content, style_state(style)))``; the others
@@ -138,7 +138,7 @@ class StyleTransferNet(nn.Module):
         return self.decoder(z)
 
     def content_code(self, content: dict[str, Tensor]) -> Tensor:
-        """The code ``decode`` reads for the unstylised content, what ``alpha`` blends towards:
+        """The code ``decode`` reads for the unstylized content, what ``alpha`` blends towards:
         relu4_1 (B, 512, H/8, W/8) here; a network whose code ``transform`` packs more (AdaAttN's
         relu3_1 skip) overrides it. Linear blends of codes are what inference mixes."""
         return content["relu4_1"]
@@ -152,7 +152,7 @@ class StyleTransferNet(nn.Module):
         """content: (B, 3, H, W), style: (B, 3, H', W') in [0, 1] -> (B, 3, H, W), unclamped.
 
         H and W must be multiples of ``stride`` (inference pads for you). ``alpha`` blends the
-        stylised and the content features: z = alpha * transform + (1 - alpha) * content_code.
+        stylized and the content features: z = alpha * transform + (1 - alpha) * content_code.
         """
         self.check_alpha(alpha)
         fc, fs = self.encode(content), self.encode(style)
