@@ -37,7 +37,7 @@ from .tables import METHOD_LABELS, render_from_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 ABLATION_DIR = ROOT / "experiments" / "ablations"
-METHODS = tuple(models())  # every registered network is a column (configs/model/<name>.yaml trains it)
+METHODS = tuple(models())  # every registered network is a column (method_config(name) trains it)
 FULL_MODEL = "stylekernel"
 
 # Smoke mode: the demo set, 2 training steps of the tiny run (configs/debug/tiny.yaml: random encoder,
@@ -78,6 +78,13 @@ def find_checkpoint(train_dir: Path) -> Path | None:
     ckpts = sorted(train_dir.rglob("*.ckpt"), key=lambda p: p.stat().st_mtime)
     last = [p for p in ckpts if p.name == "last.ckpt"]
     return (last or ckpts or [None])[-1]
+
+
+def method_config(name: str) -> Path:
+    """The config that trains a method: its peer's recipe (``configs/recipes/<name>.yaml``: the peer's
+    batch size and iterations, and through it the model fragment) where one exists, else the model fragment."""
+    recipe = ROOT / "configs" / "recipes" / f"{name}.yaml"
+    return recipe if recipe.is_file() else ROOT / "configs" / "model" / f"{name}.yaml"
 
 
 def train(name: str, configs: list[Path], train_dir: Path, fit_args: list[str], *, retrain: bool,
@@ -273,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         methods.insert(0, FULL_MODEL)  # the full model is the reference column of the ablation table
     entries: list[tuple[str, str, list[Path]]] = []
     for m in methods:
-        entries.append(("methods", m, [ROOT / "configs" / "model" / f"{m}.yaml"]))
+        entries.append(("methods", m, [method_config(m)]))
     for a in ablations:
         entries.append(("ablations", a, [ROOT / "configs" / "model" / f"{FULL_MODEL}.yaml", ABLATION_DIR / f"{a}.yaml"]))
 
@@ -284,8 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ckpt = checkpoints[name]
             print(f"[{name}] given checkpoint {ckpt}")
         else:
-            # model config first, then data and trainer, extra configs, and the ablation last
-            configs = [model_configs[0], data_config, trainer_config, *args.extra_configs, *model_configs[1:]]
+            if model_configs[0].parent.name == "recipes":
+                # a peer's recipe last: its batch size and max_steps win over the data and trainer configs
+                configs = [data_config, trainer_config, *args.extra_configs, *model_configs]
+            else:
+                # model config first, then data and trainer, extra configs, and the ablation last
+                configs = [model_configs[0], data_config, trainer_config, *args.extra_configs, *model_configs[1:]]
             ckpt = train(name, configs, entry_dir / "train", fit_args, retrain=args.retrain,
                          keep_logger=args.keep_logger)
         write_params(ckpt, entry_dir / "params.json")

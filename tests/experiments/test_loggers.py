@@ -130,7 +130,7 @@ def test_wandb_fit_logs_config_losses_lr_and_images(no_credentials: Path, tmp_pa
     model = run.config["model"]
     assert model["init_args"]["net"]["class_path"] == "stylekernel.nn.style_kernel_net.StyleKernelNet"
     assert model["init_args"]["net"]["init_args"]["encoder_weights"] == "random"
-    assert model["init_args"]["lr"] == 5e-4 and run.config["data"]["init_args"]["crop_size"] == 32
+    assert model["init_args"]["optimizer"]["init_args"]["lr"] == 5e-4 and run.config["data"]["init_args"]["crop_size"] == 32
     assert run.config["trainer"]["max_steps"] == 2
 
     # config.yaml next to the checkpoints of this run (runs/<project>/<run id>/), and as a run file

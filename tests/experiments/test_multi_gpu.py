@@ -102,7 +102,7 @@ def test_fit_with_the_csv_logger_saves_the_resolved_config(ddp_runs: dict[str, A
     assert net["class_path"] == "stylekernel.nn.style_kernel_net.StyleKernelNet"
     assert net["init_args"]["encoder_weights"] == "random" and net["init_args"]["groups"] == 64  # tiny.yaml, a default
     assert net["init_args"]["kernel_size"] == 3  # a default, resolved into the file
-    assert saved["model"]["init_args"]["lr"] == 5e-4 and saved["data"]["init_args"]["crop_size"] == 32
+    assert saved["model"]["init_args"]["optimizer"]["init_args"]["lr"] == 5e-4 and saved["data"]["init_args"]["crop_size"] == 32
     trainer = saved["trainer"]
     assert str(trainer["devices"]) == "2" and trainer["strategy"] == "ddp" and trainer["max_steps"] == 2
     assert trainer["logger"]["class_path"] == "lightning.pytorch.loggers.CSVLogger"
