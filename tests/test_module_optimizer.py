@@ -22,18 +22,11 @@ from stylekernel.schedule import InverseDecayLR
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
-# tiny overrides of the quickstart (as tests/test_cli.py): random encoder, 32 px crops
+# the tiny-run overrides of the quickstart (configs/debug/tiny.yaml), 3-step epochs, one validation batch
 TINY = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--model.init_args.net.init_args.groups=16",
-    "--model.init_args.net.init_args.kernel_hidden_channels=32",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
-    "--data.init_args.batch_size=2",
+    "--config", str(ROOT / "configs" / "debug" / "tiny.yaml"),
     "--data.init_args.steps_per_epoch=3",
     "--trainer.limit_val_batches=1",
-    "--trainer.enable_progress_bar=false",
 ]
 
 # The hyper-parameters a checkpoint written before the injection holds (a quickstart run with

@@ -18,12 +18,9 @@ from stylekernel.lightning_cli import run_lightning_cli
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "configs" / "recipes"
 DEMO = ROOT / "configs" / "data" / "demo.yaml"
-# tiny overrides (tests/test_configs.py's TINY list) for a one-step run
+# the tiny-run overrides (configs/debug/tiny.yaml), then one CPU step of one pair with nothing written
 TINY = [
-    "--model.init_args.net.init_args.encoder_weights=random",
-    "--data.init_args.load_size=40",
-    "--data.init_args.crop_size=32",
-    "--data.init_args.val_size=32",
+    "--config", str(ROOT / "configs" / "debug" / "tiny.yaml"),
     "--data.init_args.batch_size=1",
     "--trainer.accelerator=cpu",
     "--trainer.devices=1",
@@ -32,7 +29,6 @@ TINY = [
     "--trainer.num_nodes=1",
     "--trainer.logger=false",
     "--trainer.fast_dev_run=1",
-    "--trainer.enable_progress_bar=false",
     "--trainer.callbacks=[]",
 ]
 
