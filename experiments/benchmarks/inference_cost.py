@@ -21,10 +21,13 @@ transform, and AdaConv's statistics-pass decoder, in tiles as well) get their ra
 (the weights do not change the cost). Sizes are skipped once the predicted time of the next
 one (4x the previous) exceeds ``--time-budget`` seconds per case. ``estimate_mb`` is the
 engine's own memory estimate (``stylekernel.inference.estimate_stylize_bytes``, which refuses
-contents too large) next to the measured growth. FLOPs (``--flops-size``, default 512): the
-convolution and matrix-multiply FLOPs of one ``stylize_tensor`` call and of the transform alone
-(``torch.utils.flop_counter``), so the transform's share -- the floor of the time ratio -- is
-printed and saved. Prints a table and writes JSON.
+contents too large) next to the measured growth. FLOPs (``--flops-sizes``, default 512 1024):
+the convolution and matrix-multiply FLOPs of one ``stylize_tensor`` call and of the transform
+alone (``torch.utils.flop_counter``) at each of those sides, so the transform's share and the
+FLOP ratio ours / AdaIN -- the floor of the time ratio at that size -- are printed and saved, and
+each measured ratio row carries the floor of its size (``flop_floor``). The floor grows with the
+content side: the style is encoded at ``--style-size`` whatever the content, so the shared style
+encoding weighs less at larger contents. Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[512, 1024, 2048, 4096, 8192])
-    parser.add_argument("--flops-size", type=int, default=512, help="content side of the FLOP count (0: skip)")
+    parser.add_argument("--flops-sizes", "--flops-size", nargs="+", type=int, default=[512, 1024],
+                        help="content sides of the FLOP count (0: skip)")  # fmt: skip
     parser.add_argument("--style-size", type=int, default=512)
     parser.add_argument("--tile-size", type=int, default=1024)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
@@ -199,18 +203,20 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     last_time: dict[str, float] = {}
     flops: dict[str, Any] = {}
-    if args.flops_size:
+    for flops_size in [n for n in args.flops_sizes if n > 0]:
+        at_size: dict[str, Any] = flops.setdefault(str(flops_size), {})
         for model in args.models:
-            row = run_isolated({"model": model, "size": args.flops_size, "style_size": args.style_size,
+            row = run_isolated({"model": model, "size": flops_size, "style_size": args.style_size,
                                 "tile_size": args.tile_size, "flops": True})  # fmt: skip
-            flops[model] = row
+            at_size[model] = row
             if "flops" in row:
-                print(f"{model:<12} {args.flops_size:>5}: {row['flops'] / 1e9:.1f} GFLOP per image, transform "
+                print(f"{model:<12} {flops_size:>5}: {row['flops'] / 1e9:.1f} GFLOP per image, transform "
                       f"{row['transform_flops'] / 1e9:.1f} GFLOP ({100 * row['transform_flops'] / row['flops']:.1f} %)")  # fmt: skip
-        if all("flops" in flops.get(m, {}) for m in ("stylekernel", "adain")):
-            floor = flops["stylekernel"]["flops"] / flops["adain"]["flops"]
-            flops["flop_ratio_stylekernel_over_adain"] = round(floor, 3)
-            print(f"FLOP ratio stylekernel / adain at {args.flops_size}: {floor:.3f} (the floor of the time ratio)")
+        for model in [m for m in args.models if m != "adain"]:
+            if "flops" in at_size.get(model, {}) and "flops" in at_size.get("adain", {}):
+                floor = at_size[model]["flops"] / at_size["adain"]["flops"]
+                at_size[f"flop_ratio_{model}_over_adain"] = round(floor, 3)
+                print(f"FLOP ratio {model} / adain at {flops_size}: {floor:.3f} (the floor of the time ratio)")
     header = (f"{'model':<12} {'size':>5} {'wall s/img':>11} {'cpu s/img':>10} {'peak RSS MB':>12} {'growth MB':>10} "
               f"{'estimate MB':>12} {'cuda peak MB':>13}")  # fmt: skip
     print(header, flush=True)
@@ -249,8 +255,12 @@ def main(argv: list[str] | None = None) -> int:
                     "peak_rss": round(ours["peak_rss_mb"] / floor["peak_rss_mb"], 3),
                     **({"cuda_peak": round(ours["cuda_peak_mb"] / floor["cuda_peak_mb"], 3)} if ours.get("cuda_peak_mb") else {}),
                 }
+                flop_floor = flops.get(str(size), {}).get(f"flop_ratio_{model}_over_adain")
+                if flop_floor is not None:
+                    ratios[size]["flop_floor"] = flop_floor
                 print(f"ratio {model} / adain at {size}: wall {ratios[size]['wall']:.2f}x, cpu {ratios[size]['cpu']:.2f}x, "
-                      f"peak RSS {ratios[size]['peak_rss']:.2f}x, memory growth {ratios[size]['peak_growth']:.2f}x")  # fmt: skip
+                      f"peak RSS {ratios[size]['peak_rss']:.2f}x, memory growth {ratios[size]['peak_growth']:.2f}x"
+                      + (f", FLOP floor {flop_floor:.3f}" if flop_floor is not None else ""))  # fmt: skip
     import torch
 
     result = {

@@ -72,9 +72,10 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("scale", [None, 1.0])  # scaled (SAE) and unscaled (SANet) logits
 @pytest.mark.parametrize("gated", [False, True])
-def test_bf16_autocast_keeps_logits_and_softmax_in_fp32(scale, gated) -> None:
+def test_bf16_autocast_keeps_logits_and_softmax_in_fp32(scale, gated, device) -> None:
     """Under bf16 autocast the attention's error vs fp32 comes from the bf16 inputs only.
 
     Stated tolerance: relative error (Frobenius) <= 1 % for mean-variance-normalised 512-d
@@ -90,13 +91,14 @@ def test_bf16_autocast_keeps_logits_and_softmax_in_fp32(scale, gated) -> None:
     s = 1.0 / d**0.5 if scale is None else 1.0
     if scale == 1.0:  # SANet's unscaled logits: tame them as its 1x1 projections of mvn features do
         q, k = q / d**0.25, k / d**0.25
-    gate = ContentGatingModulation(channels=8, hidden_channels=4, mode="soft", temperature=0.1)
-    t = torch.full((1, 256), 0.3)
+    gate = ContentGatingModulation(channels=8, hidden_channels=4, mode="soft", temperature=0.1).to(device)
+    q, k, v = q.to(device), k.to(device), v.to(device)
+    t = torch.full((1, 256), 0.3, device=device)
     rw = (lambda e, a, b: gate.weights(e, t[:, a:b])) if gated else None
     with torch.no_grad():
-        ref = chunked_attention(q, k, v, scale=scale, row_weights=rw)
+        ref = chunked_attention(q.double(), k.double(), v.double(), scale=scale, row_weights=rw).float()
         qb, kb, vb = q.bfloat16(), k.bfloat16(), v.bfloat16()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(device, dtype=torch.bfloat16):
             out = chunked_attention(qb, kb, vb, scale=scale, row_weights=rw, chunk_size=100)
             logits = attention_logits(qb, kb, s)
         assert logits.dtype == torch.float32
