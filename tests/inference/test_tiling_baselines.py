@@ -455,3 +455,23 @@ def test_adaattn_stylize_cli_tiles_from_a_checkpoint(adaattn, tmp_path, monkeypa
     assert len(calls) - 1 >= 4  # 160 x 144 padded: 3 x 3 tiles of 64 px
     assert tiled.shape == whole.shape == (130, 150, 3) and whole.std() > 10
     assert np.abs(tiled - whole).max() <= 1
+
+
+def test_adaattn_memory_estimate_counts_what_the_engine_holds_whole(adaattn):
+    """The refusal's estimate (``estimate_stylize_bytes``) grows per content pixel at least as
+    fast as the tensors the engine holds for the whole image with AdaAttN, and at most 1.5x:
+    the features relu1_1 .. relu5_1 (122 floats a pixel), the packed content code and the
+    accumulator (1536 / 64 floats each), the content and its padded copy."""
+    from stylekernel.engine import _nbytes, estimate_stylize_bytes
+
+    def held(side: int) -> int:
+        with torch.no_grad():
+            fc = adaattn.encode(torch.rand(1, 3, side, side))
+        return _nbytes(fc) + 2 * _nbytes(adaattn.content_code(fc)) + 2 * 3 * 4 * side * side
+
+    def estimate(side: int) -> int:
+        return estimate_stylize_bytes(adaattn, side, side, tile_size=64)  # the tile term is constant
+
+    pixels = 256**2 - 128**2
+    per_pixel_held, per_pixel_estimate = (held(256) - held(128)) / pixels, (estimate(256) - estimate(128)) / pixels
+    assert per_pixel_held <= per_pixel_estimate <= 1.5 * per_pixel_held, (per_pixel_held, per_pixel_estimate)

@@ -312,6 +312,7 @@ class AdaAttN(StyleTransferNet):
         self.build_encoder_decoder(encoder_weights, ceil_mode=ceil_mode, decoder=not relu3_1_skip)
         if relu3_1_skip:
             self.decoder = SkipDecoder()  # type: ignore[assignment]
+        self.code_channels = CHANNELS + (4 * SKIP_CHANNELS if relu3_1_skip else 0)  # width of z (the memory estimate reads it)
 
         # tiled transform: the blocks are pointwise given the global state; the merge conv reads 1
         # relu4_1 cell each side, rounded up to 2 so that relu5_1 tiles start on whole cells
