@@ -43,6 +43,8 @@ from torch import Tensor
 
 from stylekernel.errors import ConfigError, StyleKernelError, check
 from stylekernel.nn.base import StyleTransferNet
+from stylekernel.nn.encoder import CHANNELS as LAYER_CHANNELS
+from stylekernel.nn.encoder import LAYERS
 from stylekernel.tiling import tiled_decode, tiled_encode, tiled_transform
 
 log = logging.getLogger(__name__)
@@ -88,9 +90,11 @@ class ContentTooLargeError(ConfigError):
 
 # --- memory -----------------------------------------------------------------------------------
 #: bytes per padded content pixel held at the peak of stylize_tensor (fp32): the content and its
-#: padded copy (3 + 3 floats), the relu4_1 map (512 / 64 floats; relu5_1 adds 512 / 256), the
-#: transform's accumulator (512 / 64) and, while decoding, the output and its clamped copy (3 + 3);
-#: the largest of the two phases is taken (see estimate_stylize_bytes).
+#: padded copy (3 + 3 floats), the relu4_1 map (512 / 64 floats; each other feature layer at
+#: stride s adds C / s², e.g. relu5_1 512 / 256, AdaAttN's relu1_1 64), the transform's
+#: accumulator (512 / 64; a wider code, AdaAttN's 1536, adds its own width and that of the packed
+#: content code) and, while decoding, the output and its clamped copy (3 + 3); the largest of the
+#: two phases is taken (see estimate_stylize_bytes).
 _ENCODE_PHASE_FLOATS = 3 + 3 + 512 / 64 + 512 / 64
 _DECODE_PHASE_FLOATS = 3 + 3 + 512 / 64 + 3 + 3
 #: bytes per pixel of one encoder/decoder tile at full resolution (64-channel relu1 maps in and
@@ -110,7 +114,10 @@ def estimate_stylize_bytes(net: StyleTransferNet, width: int, height: int, *, ti
     ph = max(2 * stride, -(-height // stride) * stride)
     pw = max(2 * stride, -(-width // stride) * stride)
     pixels = ph * pw
-    extra_levels = sum(512 / 256 for name in net.feature_layers if name == "relu5_1")
+    extra_levels = sum(LAYER_CHANNELS[n] / 4 ** LAYERS.index(n) for n in net.feature_layers if n in LAYERS and n != "relu4_1")
+    code = getattr(net, "code_channels", 512)
+    if code != 512:  # a wider accumulator, and the packed content code is a new tensor (not relu4_1 itself)
+        extra_levels += (code - 512) / 64 + code / 64
     whole = max(_ENCODE_PHASE_FLOATS + extra_levels, _DECODE_PHASE_FLOATS) * 4 * pixels
     side = max(ph, pw) if tile_size is None else min(max(ph, pw), tile_size) + 2 * 32
     tile = _TILE_BYTES_PER_PIXEL * side * min(side, max(ph, pw) + 64)

@@ -364,10 +364,11 @@ def tiled_transform(
     """``out += weight * net.transform_local(content, state)``, one overlapping tile at a time.
 
     content: the whole content feature dict ({relu4_1: (B, C, h, w)[, relu5_1: (B, C, h/2,
-    w/2)]}); state: ``net.transform_global(content, net.style_state(style))``; weight: a float
-    or a (B, 1, h, w) map; out: a (B, 512, h, w) float32 accumulator, or None to return a new
-    one (zeros + the weighted transform). ``tile_size`` (pixels, so tile_size/8 relu4_1 cells)
-    bounds each tile's core; each tile carries ``net.transform_halo`` cells of context, so the
+    w/2)]}, finer maps (B, C, u h, u w) for integer u, e.g. AdaAttN's relu1_1 .. relu3_1, are
+    cut alike); state: ``net.transform_global(content, net.style_state(style))``; weight: a float
+    or a (B, 1, h, w) map; out: a (B, C_z, h, w) float32 accumulator (C_z: the code's width,
+    512, or 1536 for AdaAttN), or None to return a new one (zeros + the weighted transform).
+    ``tile_size`` (pixels, so tile_size/8 relu4_1 cells) bounds each tile's core; each tile carries ``net.transform_halo`` cells of context, so the
     result equals the untiled transform. Networks without a ``transform_halo`` (and maps that
     fit one tile) run in one pass.
     """
@@ -384,13 +385,21 @@ def tiled_transform(
         spans_y = tile_spans(h, tile=tile, halo=pad, align=align)
         spans_x = tile_spans(w, tile=tile, halo=pad, align=align)
     factors = {name: h // f.shape[-2] for name, f in content.items()}
+    ups: dict[str, int] = {}  # maps finer than relu4_1 by an integer factor (AdaAttN's relu1_1 .. relu3_1)
+    for name, f in content.items():
+        u = f.shape[-2] // h
+        if u > 1 and tuple(f.shape[-2:]) == (u * h, u * w):
+            ups[name] = u
     for ys in spans_y:
         for xs in spans_x:
             crop = content if len(spans_y) == len(spans_x) == 1 else {
                 name: f[:, :, ys.in_start // s : ys.in_end // s, xs.in_start // s : xs.in_end // s]
                 for name, f in content.items()
                 if (s := factors[name]) >= 1
-            }  # one span: the whole dict, entries finer than relu4_1 (StyTr-2's "image") included
+            } | {
+                name: content[name][:, :, ys.in_start * u : ys.in_end * u, xs.in_start * u : xs.in_end * u]
+                for name, u in ups.items()
+            }  # one span: the whole dict, entries finer than relu4_1 by other factors (StyTr-2's "image") included
             t = net.transform_local(crop, state)  # untiled networks: one span, crop = content
             core = t[:, :, ys.start - ys.in_start : ys.end - ys.in_start, xs.start - xs.in_start : xs.end - xs.in_start]
             if out is None:

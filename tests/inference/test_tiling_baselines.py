@@ -1,4 +1,4 @@
-"""Exact tiling of the baselines that opt in (SANet, AdaConv): tiled == untiled.
+"""Exact tiling of the baselines that opt in (SANet, AdaConv, AdaAttN): tiled == untiled.
 
 Two levels: the tiling functions on feature maps (``tiled_transform`` / ``tiled_decode`` against
 ``transform`` / ``decode`` on the whole map, unclamped), and the engine ``stylekernel stylize
@@ -301,3 +301,177 @@ def test_adaconv_tiles_need_the_whole_map_statistics_and_the_halos(adaconv):
 def test_adaconv_stylize_tiled_equals_one_pass(adaconv, size):
     """The engine path of ``stylize --tile-size 64``: sizes multiple of 64 and 16, of neither, mixed."""
     _check_engine(adaconv, size, count="decode_tiled", min_calls=1)
+
+
+# --- AdaAttN ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def adaattn():
+    from stylekernel.baselines.adaattn import AdaAttN
+
+    torch.manual_seed(0)
+    net = AdaAttN(encoder_weights="random").eval()
+    gen = torch.Generator().manual_seed(1)
+    _calibrate(net, torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen))
+    return net
+
+
+def _adaattn_feats(h: int, w: int, seed: int) -> dict[str, Tensor]:
+    """Random relu1_1 .. relu5_1 maps of a (8h, 8w) image: (B, C_n, 8h / s_n, 8w / s_n)."""
+    from stylekernel.nn.encoder import CHANNELS, LAYERS
+
+    gen = torch.Generator().manual_seed(seed)
+    return {n: torch.randn(1, CHANNELS[n], 8 * h // 2**i, 8 * w // 2**i, generator=gen).relu_() for i, n in enumerate(LAYERS)}
+
+
+def _adaattn_naive(net, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
+    """AdaAttN's transform from the authors' equations (``get_key``, ``AdaAttN.forward``,
+    ``Transformer.forward``), whole maps, float64, every style position (caps above the test's)."""
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+    def mvn(x):
+        return (x - x.mean((2, 3), keepdim=True)) / (x.var((2, 3), unbiased=True, keepdim=True) + 1e-5).sqrt()
+
+    def key(feats, last):
+        hw = feats[last].shape[-2:]
+        return torch.cat([mvn(nn.functional.interpolate(feats[n].double(), hw)) for n in layers[: layers.index(last) + 1]], 1)
+
+    def block(b, layer):
+        conv = lambda m, x: nn.functional.conv2d(x.double(), m.weight.double(), m.bias.double())  # noqa: E731
+        zc, zs = content[layer].double(), style[layer].double()
+        q, k, v = conv(b.f, key(content, layer)).flatten(2), conv(b.g, key(style, layer)).flatten(2), conv(b.h, zs).flatten(2)
+        a = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (B, Nc, Ns), unscaled
+        mean = a @ v.transpose(1, 2)
+        std = torch.relu(a @ (v * v).transpose(1, 2) - mean**2).sqrt()
+        shape = (zc.shape[0], zc.shape[-2], zc.shape[-1], -1)
+        return std.view(shape).permute(0, 3, 1, 2) * mvn(zc) + mean.view(shape).permute(0, 3, 1, 2)
+
+    z = block(net.adaattn4_1, "relu4_1")
+    z5 = block(net.adaattn5_1, "relu5_1").repeat_interleave(2, -2).repeat_interleave(2, -1)
+    m = net.merge[1]
+    z = nn.functional.conv2d(nn.functional.pad(z + z5, (1, 1, 1, 1), mode="reflect"), m.weight.double(), m.bias.double())
+    z3 = block(net.adaattn3_1, "relu3_1")
+    return torch.cat([z, nn.functional.pixel_unshuffle(z3, 2)], dim=1)
+
+
+@pytest.mark.parametrize("hw", [(28, 22), (16, 16), (18, 12)])
+def test_adaattn_tiled_transform_equals_untiled_and_the_equations(adaattn, hw):
+    """Tiles of 8 relu4_1 cells (64 px), relu1_1 .. relu3_1 cut at 8x .. 2x: the whole-map
+    transform (both levels of the packed code), to 1e-5 of its range (float32)."""
+    content, style = _adaattn_feats(*hw, seed=0), _adaattn_feats(6, 8, seed=1)
+    with torch.no_grad():
+        ref = adaattn.transform(content, style)
+        state = adaattn.transform_global(content, adaattn.style_state(style))
+        with _counting(adaattn, "transform_local") as calls:
+            tiled = tiled_transform(adaattn, content, state, tile_size=64)
+    assert len(calls) == -(-hw[0] // 8) * -(-hw[1] // 8)  # really tiled
+    assert tiled.shape == ref.shape == (1, 512 + 4 * 256, *hw)
+    torch.testing.assert_close(tiled, ref, rtol=0, atol=1e-5 * ref.abs().max().item())
+    # the equations in float64 (in float32, sqrt(relu(E[v²] - M²)) loses digits where the
+    # attention-weighted variance is near 0: 1e-3 at 2 of 1e6 entries, measured)
+    net64 = copy.deepcopy(adaattn).double()
+    with torch.no_grad():
+        ref64 = net64.transform({k: v.double() for k, v in content.items()}, {k: v.double() for k, v in style.items()})
+    torch.testing.assert_close(ref64, _adaattn_naive(adaattn, content, style), rtol=1e-8, atol=1e-8 * ref64.abs().max().item())
+
+
+def test_adaattn_tiles_need_the_halo_and_the_whole_map_statistics(adaattn):
+    """The test can fail: without the merge conv's halo, or with each tile's own mean/std for the
+    keys' and the content's mvn, the tiles show seams."""
+    assert adaattn.transform_halo == 2
+    content, style = _adaattn_feats(24, 24, seed=0), _adaattn_feats(6, 8, seed=1)
+    with torch.no_grad():
+        ref = adaattn.transform(content, style)
+        state = adaattn.transform_global(content, adaattn.style_state(style))
+        adaattn.transform_halo = 0
+        try:
+            short = tiled_transform(adaattn, content, state, tile_size=64)
+        finally:
+            adaattn.transform_halo = 2
+        local = adaattn.transform_local
+        adaattn.transform_local = lambda crop, st: local(crop, adaattn.transform_global(crop, st["style"]))
+        try:
+            own_stats = tiled_transform(adaattn, content, state, tile_size=64)
+        finally:
+            del adaattn.transform_local
+    assert (short - ref)[:, :512].abs().max() > 1e-3 * ref.abs().max()  # the merge conv (relu4_1 part)
+    assert (short - ref)[:, 512:].abs().max() <= 1e-5 * ref.abs().max()  # the relu3_1 part is pointwise
+    assert (own_stats - ref).abs().max() > 1e-3 * ref.abs().max()
+
+
+@pytest.mark.parametrize("tile_size", [64, 96])
+def test_adaattn_stylize_tiled_equals_one_pass(adaattn, tile_size):
+    """The engine path of ``stylize --tile-size`` on a 150x130 content (a multiple of neither the
+    tile nor 16): the output image to 1e-5 (float32; float64 to 1e-6)."""
+    size = (130, 150)
+    tiled, whole, n = _engine_tiled_vs_whole(adaattn, size, tile_size, count="transform_local")
+    assert n >= 4, f"transform_local ran {n} times: not tiled"
+    assert tiled.shape == whole.shape == (1, 3, *size)
+    assert whole.std() > 0.05  # a real image, not a clamped flat colour
+    err = float((tiled - whole).abs().max())
+    assert err <= 1e-5, err
+    tiled64, whole64, _ = _engine_tiled_vs_whole(_float64(adaattn), size, tile_size, count="transform_local")
+    assert (tiled64 - whole64).abs().max() <= 1e-6
+    adaattn.transform_halo = 0
+    try:
+        short, _, _ = _engine_tiled_vs_whole(adaattn, size, tile_size, count="transform_local")
+    finally:
+        adaattn.transform_halo = 2
+    assert (short - whole).abs().max() > 1e-2  # the comparison can see a seam
+
+
+def test_adaattn_stylize_cli_tiles_from_a_checkpoint(adaattn, tmp_path, monkeypatch):
+    """``stylekernel stylize --tile-size 64`` with an AdaAttN checkpoint: the transform runs in
+    tiles, and the PNG equals the one of ``--tile-size 0`` (one pass) to one 8-bit level."""
+    import lightning as L
+    import numpy as np
+    from PIL import Image
+
+    from stylekernel.baselines.adaattn import AdaAttN
+    from stylekernel.cli import main as cli_main
+    from stylekernel.module import StyleTransferModule
+
+    ckpt = tmp_path / "adaattn.ckpt"
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(StyleTransferModule(adaattn))
+    trainer.save_checkpoint(ckpt)
+    gen = torch.Generator().manual_seed(3)
+    for name, (h, w) in {"content": (130, 150), "style": (48, 64)}.items():
+        pixels = (torch.rand(h, w, 3, generator=gen) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(tmp_path / f"{name}.png")
+    calls: list = []
+    local = AdaAttN.transform_local
+    monkeypatch.setattr(AdaAttN, "transform_local", lambda self, *a: calls.append(1) or local(self, *a))
+
+    def stylize(tile: int) -> np.ndarray:
+        out = tmp_path / f"out{tile}.png"
+        argv = ["stylize", "--checkpoint", str(ckpt), "--content", str(tmp_path / "content.png"),
+                "--style", str(tmp_path / "style.png"), "--style-size", "0", "--tile-size", str(tile), "--output", str(out), "--quiet"]  # fmt: skip
+        assert cli_main(argv) == 0
+        return np.asarray(Image.open(out).convert("RGB")).astype(int)
+
+    whole = stylize(0)
+    assert len(calls) == 1
+    tiled = stylize(64)
+    assert len(calls) - 1 >= 4  # 160 x 144 padded: 3 x 3 tiles of 64 px
+    assert tiled.shape == whole.shape == (130, 150, 3) and whole.std() > 10
+    assert np.abs(tiled - whole).max() <= 1
+
+
+def test_adaattn_memory_estimate_counts_what_the_engine_holds_whole(adaattn):
+    """The refusal's estimate (``estimate_stylize_bytes``) grows per content pixel at least as
+    fast as the tensors the engine holds for the whole image with AdaAttN, and at most 1.5x:
+    the features relu1_1 .. relu5_1 (122 floats a pixel), the packed content code and the
+    accumulator (1536 / 64 floats each), the content and its padded copy."""
+    from stylekernel.engine import _nbytes, estimate_stylize_bytes
+
+    def held(side: int) -> int:
+        with torch.no_grad():
+            fc = adaattn.encode(torch.rand(1, 3, side, side))
+        return _nbytes(fc) + 2 * _nbytes(adaattn.content_code(fc)) + 2 * 3 * 4 * side * side
+
+    def estimate(side: int) -> int:
+        return estimate_stylize_bytes(adaattn, side, side, tile_size=64)  # the tile term is constant
+
+    pixels = 256**2 - 128**2
+    per_pixel_held, per_pixel_estimate = (held(256) - held(128)) / pixels, (estimate(256) - estimate(128)) / pixels
+    assert per_pixel_held <= per_pixel_estimate <= 1.5 * per_pixel_held, (per_pixel_held, per_pixel_estimate)

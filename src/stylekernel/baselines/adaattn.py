@@ -34,17 +34,23 @@ Deviations from the authors' code: the relu5_1 output is resized to the relu4_1 
 upsamples x2, the same for sizes that are multiples of 16, which the suite's stride guarantees);
 the training losses are the suite's (see ``configs/model/adaattn.yaml``).
 
-**Tiles.** The encoder and the decoder run in exact tiles; the transform runs on the whole map
-(no ``transform_halo``). It is local in principle (each content query attends to all style
-positions; mvn needs whole-map statistics), but the content keys read every layer relu1_1 .. L
-resized to level L, maps finer than relu4_1 (and the relu3_1 block writes one) that
-:func:`stylekernel.tiling.tiled_transform`'s relu4_1-grid crops do not carry; tiling it exactly
-needs those crops plus each layer's whole-map mean/std as global state. Not done yet.
+**Tiles.** The encoder, the transform and the decoder all run in exact tiles
+(:mod:`stylekernel.tiling`). Global: the style's keys and values per block (``style_state``,
+once per style) and, per block at level L, the mean/std of each part of the content key, i.e.
+of content[n] resized to L's size for n = relu1_1 .. L (``transform_global``; the last is also
+the block's mvn of content[L]). Local given those (``transform_local``): the key's nearest
+resize, for sizes that are integer multiples (the engine pads the content to the stride), picks
+every f-th position from the first, so a tile starting on a relu5_1 cell resizes to the same
+positions as the whole map; the 1x1 convs, the attention of each query to all style positions
+(fp32 logits and softmax) and std * mvn + mean are pointwise; the merge conv reads 1 relu4_1
+cell each side (``transform_halo`` 2, rounded to whole relu5_1 cells); the relu3_1 block's
+output is packed onto the relu4_1 grid. :func:`stylekernel.tiling.tiled_transform` cuts the
+finer maps (relu1_1 .. relu3_1) with the tile, at 8x / 4x / 2x its relu4_1 offsets.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +64,8 @@ from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.decoder import _conv
 from stylekernel.nn.encoder import CHANNELS as LAYER_CHANNELS
 from stylekernel.nn.encoder import LAYERS
-from stylekernel.nn.functional import mvn
+from stylekernel.nn.functional import mean_std, mvn
+from stylekernel.tiling import halo
 
 CHANNELS = 512
 SKIP_CHANNELS = LAYER_CHANNELS["relu3_1"]
@@ -72,6 +79,27 @@ def key_channels(layer: str, shallow: bool) -> int:
     return sum(LAYER_CHANNELS[n] for n in LAYERS[: LAYERS.index(layer) + 1])
 
 
+def key_layers(layer: str, shallow: bool) -> tuple[str, ...]:
+    """The layers whose features make the key at ``layer``: relu1_1 .. ``layer`` (``shallow``)
+    or ``layer`` alone, shallow first."""
+    return tuple(LAYERS[: LAYERS.index(layer) + 1]) if shallow else (layer,)
+
+
+def _resized(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """x (B, C, H, W) resized (nearest) to ``size``; for H, W integer multiples of it, every
+    (H/h)-th row and (W/w)-th column from the first, so a crop at aligned offsets resizes to the
+    same crop of the resized map."""
+    return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=size, mode="nearest")
+
+
+def _normalise(x: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
+    """(x - mean) / std with given (mean, std) (B, C, 1, 1), in float32 or wider: :func:`mvn`
+    with the statistics of another (the whole) map."""
+    mean, std = stats
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return ((x if x.dtype == torch.float64 else x.float()) - mean) / std
+
+
 def attention_key(features: dict[str, Tensor], layer: str, shallow: bool, *, unbiased: bool = True) -> Tensor:
     """AdaAttN's key at ``layer``: (B, key_channels(layer, shallow), h, w), float32 or wider.
 
@@ -79,12 +107,8 @@ def attention_key(features: dict[str, Tensor], layer: str, shallow: bool, *, unb
     relu1_1 to ``layer``, each resized (nearest) to ``layer``'s size (h, w) and then
     mean-variance normalised, concatenated along channels (shallow first).
     """
-    target = features[layer]
-    if not shallow:
-        return mvn(target, unbiased=unbiased)
-    size = target.shape[-2:]
-    parts = [mvn(F.interpolate(features[n], size=size, mode="nearest"), unbiased=unbiased) for n in LAYERS[: LAYERS.index(layer)]]
-    return torch.cat(parts + [mvn(target, unbiased=unbiased)], dim=1)
+    size = features[layer].shape[-2:]
+    return torch.cat([mvn(_resized(features[n], size), unbiased=unbiased) for n in key_layers(layer, shallow)], dim=1)
 
 
 def style_subset(n: int, max_tokens: Optional[int], *, training: bool, seed: Optional[int], device: torch.device) -> Optional[Tensor]:
@@ -146,32 +170,45 @@ class AdaAttNBlock(nn.Module):
         self.g = nn.Conv2d(key_channels, key_channels, 1)
         self.h = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, zc: Tensor, zs: Tensor, key_c: Tensor, key_s: Tensor) -> Tensor:
-        b, c, h, w = zc.shape
-        q = flatten_positions(self.f(key_c.to(zc.dtype)))  # (B, Nc, D)
+    def style_state(self, zs: Tensor, key_s: Tensor) -> tuple[Tensor, Tensor]:
+        """zs (B, C, H', W'), key_s (B, D, H', W') -> keys g(key_s) (B, Ns, D) and values h(zs)
+        (B, Ns, C), the style subset applied: all the block needs from the style."""
         k = flatten_positions(self.g(key_s.to(zs.dtype)))  # (B, Ns, D)
         v = flatten_positions(self.h(zs))  # (B, Ns, C)
         idx = style_subset(k.shape[1], self.max_style_tokens, training=self.training, seed=self.sample_seed, device=k.device)
         if idx is not None:
             k, v = k[:, idx], v[:, idx]
+        return k, v
+
+    def local(self, zc: Tensor, stats: tuple[Tensor, Tensor], key_c: Tensor, style: tuple[Tensor, Tensor]) -> Tensor:
+        """The block on a content tile: zc (B, C, h, w), the whole map's (mean, std) (B, C, 1, 1)
+        from ``mean_std(zc, unbiased=self.unbiased)``, the content key (B, D, h, w) of the tile,
+        style = :meth:`style_state` -> (B, C, h, w). Pointwise in the content (each query
+        attends to all style positions on its own), so a tile gives the whole map's values."""
+        b, c, h, w = zc.shape
+        q = flatten_positions(self.f(key_c.to(zc.dtype)))  # (B, Nc, D)
+        k, v = style
         wide = torch.float64 if zc.dtype == torch.float64 else torch.float32
         with torch.autocast(device_type=zc.device.type, enabled=False):
             v = v.to(wide)
             # one attention pass gives E[v] and E[v²] per content position
-            stats = chunked_attention(
+            moments = chunked_attention(
                 q.to(wide),
                 k.to(wide),
                 torch.cat([v, v * v], dim=-1),
                 chunk_size=self.query_chunk_size,
                 scale=None if self.scaled else 1.0,
             )
-            mean, sq_mean = stats.split(c, dim=-1)  # (B, Nc, C) each
+            mean, sq_mean = moments.split(c, dim=-1)  # (B, Nc, C) each
             var = torch.relu(sq_mean - mean * mean)
             std = (var + self.std_eps).sqrt() if self.std_eps else var.sqrt()
             mean = mean.transpose(1, 2).reshape(b, c, h, w)
             std = std.transpose(1, 2).reshape(b, c, h, w)
-            out = std * mvn(zc, unbiased=self.unbiased) + mean
+            out = std * _normalise(zc, stats) + mean
         return out.to(zc.dtype)
+
+    def forward(self, zc: Tensor, zs: Tensor, key_c: Tensor, key_s: Tensor) -> Tensor:
+        return self.local(zc, mean_std(zc, unbiased=self.unbiased), key_c, self.style_state(zs, key_s))
 
 
 class SkipDecoder(nn.Module):
@@ -275,23 +312,57 @@ class AdaAttN(StyleTransferNet):
         self.build_encoder_decoder(encoder_weights, ceil_mode=ceil_mode, decoder=not relu3_1_skip)
         if relu3_1_skip:
             self.decoder = SkipDecoder()  # type: ignore[assignment]
+        self.code_channels = CHANNELS + (4 * SKIP_CHANNELS if relu3_1_skip else 0)  # width of z (the memory estimate reads it)
 
-    def _key(self, features: dict[str, Tensor], layer: str) -> Tensor:
-        return attention_key(features, layer, self.shallow_keys, unbiased=self.unbiased_std)
+        # tiled transform: the blocks are pointwise given the global state; the merge conv reads 1
+        # relu4_1 cell each side, rounded up to 2 so that relu5_1 tiles start on whole cells
+        h = halo(list(self.merge)) if use_relu5_1 else 0
+        self.transform_halo = h + h % 2
 
-    def transform(self, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
-        """Encoder features of content and style (``feature_layers``) -> the code z:
-        (B, 512, H/8, W/8), or (B, 1536, H/8, W/8) with the relu3_1 skip (see :func:`pack`)."""
+    def _blocks(self) -> dict[str, AdaAttNBlock]:
+        """{layer: its AdaAttN block}, relu4_1 [, relu5_1] [, relu3_1]."""
+        names = {"relu4_1": "adaattn4_1", "relu5_1": "adaattn5_1", "relu3_1": "adaattn3_1"}
+        return {layer: getattr(self, name) for layer, name in names.items() if hasattr(self, name)}
 
-        def block(name: str, layer: str) -> Tensor:
-            return getattr(self, name)(content[layer], style[layer], self._key(content, layer), self._key(style, layer))
+    # ``transform`` (the base class's) = transform_local(content, transform_global(content, style_state(style)))
+    # Encoder features of content and style (``feature_layers``) -> the code z: (B, 512, H/8, W/8),
+    # or (B, 1536, H/8, W/8) with the relu3_1 skip (see :func:`pack`).
+    def style_state(self, style: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+        """The style's features (``feature_layers``) -> each block's keys (B, Ns, D) and values (B, Ns, C)."""
+        return {
+            layer: block.style_state(style[layer], attention_key(style, layer, self.shallow_keys, unbiased=self.unbiased_std))
+            for layer, block in self._blocks().items()
+        }
 
-        z = block("adaattn4_1", "relu4_1")
+    def transform_global(self, content: dict[str, Tensor], style_state: dict[str, tuple[Tensor, Tensor]]) -> dict[str, Any]:
+        """The whole content maps' statistics + the style state. ``stats[L]``: for each layer n of
+        :func:`key_layers` (L last), (mean, std) (B, C_n, 1, 1) of content[n] resized (nearest) to
+        L's size, the mvn of the key's part n; the last is also the block's mvn of content[L]."""
+        stats = {
+            layer: [
+                mean_std(_resized(content[n], content[layer].shape[-2:]), unbiased=self.unbiased_std)
+                for n in key_layers(layer, self.shallow_keys)
+            ]
+            for layer in self._blocks()
+        }
+        return {"stats": stats, "style": style_state}
+
+    def transform_local(self, content: dict[str, Tensor], state: dict[str, Any]) -> Tensor:
+        """Content features of a tile ({relu1_1 (B, 64, 8h, 8w) .. relu4_1 (B, 512, h, w)[, relu5_1
+        (B, 512, h/2, w/2)]}, ``feature_layers``) -> the tile's code (B, 512 or 1536, h, w)."""
+
+        def block(layer: str) -> Tensor:
+            zc, stats = content[layer], state["stats"][layer]
+            size = zc.shape[-2:]
+            parts = [_normalise(_resized(content[n], size), s) for n, s in zip(key_layers(layer, self.shallow_keys), stats)]
+            return self._blocks()[layer].local(zc, stats[-1], torch.cat(parts, dim=1), state["style"][layer])
+
+        z = block("relu4_1")
         if self.use_relu5_1:
-            z5 = block("adaattn5_1", "relu5_1")
+            z5 = block("relu5_1")
             z = self.merge(z + F.interpolate(z5, size=z.shape[-2:], mode="nearest"))
         if self.relu3_1_skip:
-            z = pack(z, block("adaattn3_1", "relu3_1"))
+            z = pack(z, block("relu3_1"))
         return z
 
     def content_code(self, content: dict[str, Tensor]) -> Tensor:
