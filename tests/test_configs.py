@@ -15,20 +15,10 @@ from stylekernel.lightning_cli import run_lightning_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
-LIGHTNING_KEYS = {"model", "data", "trainer", "seed_everything", "optimizer", "lr_scheduler", "ckpt_path"}
+LIGHTNING_KEYS = {"model", "data", "trainer", "checkpoint", "seed_everything", "optimizer", "lr_scheduler", "ckpt_path"}
 TINY = ["--config", str(ROOT / "configs" / "debug" / "tiny.yaml")]
 # any config on one CPU process, one batch of one pair, nothing written
-FAST_DEV_RUN = [
-    "--data.init_args.batch_size=1",
-    "--trainer.accelerator=cpu",
-    "--trainer.devices=1",
-    "--trainer.strategy=auto",
-    "--trainer.precision=32-true",
-    "--trainer.num_nodes=1",
-    "--trainer.logger=false",
-    "--trainer.fast_dev_run=1",
-    "--trainer.callbacks=[]",
-]
+FAST_DEV_RUN = ["--config", str(ROOT / "configs" / "debug" / "fast_dev_run.yaml")]
 
 
 def lightning_configs() -> list[Path]:

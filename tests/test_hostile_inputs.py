@@ -252,10 +252,7 @@ def test_fit_from_a_weights_only_checkpoint_starts_from_its_weights(tmp_path: Pa
         export(weights, tmp_path / "exported")
         weights = tmp_path / "exported"
     every_step = tmp_path / "every_step.yaml"
-    every_step.write_text(
-        "trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
-        "      init_args: {every_n_train_steps: 1, save_last: true}\n"
-    )
+    every_step.write_text("checkpoint:\n  every_n_train_steps: 1\n")
     res = run([*FIT, "--config", str(every_step), f"--ckpt_path={weights}", "--model.init_args.lr=1e-12"], work)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "holds weights only" in res.stdout + res.stderr and "fresh optimiser" in res.stdout + res.stderr

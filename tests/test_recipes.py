@@ -18,19 +18,8 @@ from stylekernel.lightning_cli import run_lightning_cli
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "configs" / "recipes"
 DEMO = ROOT / "configs" / "data" / "demo.yaml"
-# the tiny-run overrides (configs/debug/tiny.yaml), then one CPU step of one pair with nothing written
-TINY = [
-    "--config", str(ROOT / "configs" / "debug" / "tiny.yaml"),
-    "--data.init_args.batch_size=1",
-    "--trainer.accelerator=cpu",
-    "--trainer.devices=1",
-    "--trainer.strategy=auto",
-    "--trainer.precision=32-true",
-    "--trainer.num_nodes=1",
-    "--trainer.logger=false",
-    "--trainer.fast_dev_run=1",
-    "--trainer.callbacks=[]",
-]
+# the tiny-run overrides, then one CPU step of one pair with nothing written (configs/debug/)
+TINY = ["--config", str(ROOT / "configs" / "debug" / "tiny.yaml"), "--config", str(ROOT / "configs" / "debug" / "fast_dev_run.yaml")]
 
 M = "model.init_args."
 OPT, SCHED = M + "optimizer.", M + "lr_scheduler."

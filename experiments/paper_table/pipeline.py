@@ -114,7 +114,7 @@ def train(name: str, configs: list[Path], train_dir: Path, fit_args: list[str], 
     ckpt = find_checkpoint(train_dir)
     if ckpt is None:
         raise SystemExit(f"[{name}] training finished but wrote no checkpoint under {train_dir}: the trainer config "
-                         "needs a ModelCheckpoint callback (configs/trainer/*.yaml have one)")
+                         "must not disable checkpointing (trainer.enable_checkpointing; the `checkpoint:` group saves last.ckpt)")
     return ckpt
 
 

@@ -12,6 +12,12 @@ unreadable or other-model checkpoint is one line and leaves no run folder. A che
 only weights and the network record (``stylekernel weights import``) starts ``fit`` from those
 weights with a fresh optimiser and schedule, said in one log line.
 
+The ``checkpoint`` group. ``fit`` saves checkpoints with one ModelCheckpoint built from the
+``checkpoint:`` keys (its arguments; the suite's shared settings, :data:`CHECKPOINT_DEFAULTS`, are
+the group's defaults), so a config gives only what differs: ``checkpoint: {every_n_train_steps:
+200}``. Only ``fit`` gets it, and not with ``trainer.enable_checkpointing: false``. A ModelCheckpoint
+still listed under ``trainer.callbacks`` (the former way) is used instead, with a FutureWarning.
+
 Errors. A bad config value is one line naming the key, where it was set (``file:line`` or the
 command line) and the reason (:mod:`stylekernel.config_errors`); the run folder is checked
 writable before work starts, and a run that fails before logging anything leaves no empty
@@ -29,10 +35,11 @@ from typing import Any
 
 from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
-from lightning.pytorch.utilities.rank_zero import rank_zero_info
+from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 from stylekernel.checkpoint import check_against_module, has_training_state, read_checkpoint_or_pretrained
 from stylekernel.export import is_pretrained_ref
@@ -47,6 +54,9 @@ _SPECIAL_CKPT = {"last", "best", "hpc", "registry"}
 _STATE_FN = {"fit": TrainerFn.FITTING, "validate": TrainerFn.VALIDATING, "test": TrainerFn.TESTING, "predict": TrainerFn.PREDICTING}
 # files a run writes before it has done anything worth keeping
 _SETUP_ONLY_FILES = {"config.yaml", "hparams.yaml"}
+# The ``checkpoint`` group's defaults, shared by every recipe: keep every checkpoint (the configs
+# set how often) and last.ckpt, which resuming reads. Configs set only what differs.
+CHECKPOINT_DEFAULTS: dict[str, Any] = {"save_last": True, "save_top_k": -1}
 
 
 class StyleKernelCLI(LightningCLI):
@@ -64,8 +74,33 @@ class StyleKernelCLI(LightningCLI):
                     raise errors[-1] from None
                 raise
 
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """The ``checkpoint`` group: ModelCheckpoint's arguments, with :data:`CHECKPOINT_DEFAULTS`."""
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({f"checkpoint.{key}": value for key, value in CHECKPOINT_DEFAULTS.items()})
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        trainer = super().instantiate_trainer(**kwargs)
+        """Lightning's trainer, with the ``checkpoint`` group's callback where it applies, and safe checkpoint I/O.
+
+        The group's ModelCheckpoint goes to ``fit`` (and ``run=False``, where the caller runs the loop)
+        unless ``trainer.enable_checkpointing`` is false, and unless ``trainer.callbacks`` already
+        lists a ModelCheckpoint (the former way, used as it is, with a FutureWarning).
+        """
+        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        keys = [key for key in self._parser(self.subcommand).callback_keys if key != "checkpoint"]
+        extra_callbacks = [self._get(self.config_init, key) for key in keys]
+        listed = trainer_config.get("callbacks")
+        listed = [] if listed is None else listed if isinstance(listed, list) else [listed]
+        if any(isinstance(cb, ModelCheckpoint) for cb in listed):
+            rank_zero_warn(
+                "trainer.callbacks lists a ModelCheckpoint: it is used instead of the `checkpoint:` group, and this"
+                " will stop working in the next release; move its init_args to `checkpoint:` (e.g. `checkpoint:"
+                " {every_n_train_steps: 200}`) and remove it from trainer.callbacks",
+                category=FutureWarning,
+            )
+        elif self.subcommand in ("fit", None) and trainer_config.get("enable_checkpointing") is not False:
+            extra_callbacks.append(self._get(self.config_init, "checkpoint"))
+        trainer = self._instantiate_trainer(trainer_config, extra_callbacks)
         install_checkpoint_io(trainer)
         return trainer
 

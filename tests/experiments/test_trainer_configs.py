@@ -29,8 +29,7 @@ def _load(name: str) -> dict:  # type: ignore[type-arg]
 
 
 def _checkpoint_every(config: dict) -> int:  # type: ignore[type-arg]
-    (callback,) = [c for c in config["trainer"]["callbacks"] if c["class_path"].endswith("ModelCheckpoint")]
-    return int(callback["init_args"]["every_n_train_steps"])
+    return int(config["checkpoint"]["every_n_train_steps"])
 
 
 @pytest.mark.parametrize("name", ["ddp8.yaml", "multinode.yaml"])
