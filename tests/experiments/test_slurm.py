@@ -70,6 +70,7 @@ def test_command_scales_with_the_node_count_and_parses(nnodes: int, tmp_path: Pa
     assert lookup(printed, "model.init_args.lr_scheduler.init_args.decay") == pytest.approx(5e-5 * world)
     assert lookup(printed, "trainer.max_steps") == round(160000 / world)
     assert lookup(printed, "trainer.val_check_interval") == round(5000 / world)
+    assert lookup(printed, "checkpoint.every_n_train_steps") == round(5000 / world)  # not multinode.yaml's 312 at 4 nodes
     assert lookup(printed, "trainer.strategy") == "ddp"
     logger = lookup(printed, "trainer.logger.init_args")
     assert logger["name"] == "stylekernel" and logger["version"] == "slurm-4242"
