@@ -146,14 +146,15 @@ def available_memory_bytes(device: torch.device) -> Optional[int]:
     return None
 
 
-def _nbytes(obj: Any) -> int:
-    """Bytes of the tensors in a (nested) dict / tuple / list."""
+def tensor_bytes(obj: Any) -> int:
+    """Bytes of the tensors in a (nested) dict / tuple / list (anything else counts 0); the engine's
+    feature cache and the evaluation's image sides (``stylekernel_eval.sides``) are sized by it."""
     if isinstance(obj, Tensor):
         return obj.numel() * obj.element_size()
     if isinstance(obj, dict):
-        return sum(_nbytes(v) for v in obj.values())
+        return sum(tensor_bytes(v) for v in obj.values())
     if isinstance(obj, (tuple, list)):
-        return sum(_nbytes(v) for v in obj)
+        return sum(tensor_bytes(v) for v in obj)
     return 0
 
 
@@ -350,7 +351,7 @@ class StylizationEngine:
             self._cache.move_to_end(key)
             return self._cache[key][0]
         value = compute(image.to(self.device))
-        size = _nbytes(value)
+        size = tensor_bytes(value)
         if size <= self.feature_cache_bytes:
             self._cache[key] = (value, size)
             while sum(n for _, n in self._cache.values()) > self.feature_cache_bytes:
@@ -491,4 +492,5 @@ __all__ = [
     "normalise_weights",
     "pad_to_multiple",
     "resolve_device",
+    "tensor_bytes",
 ]
