@@ -75,10 +75,11 @@ def test_killed_save_does_not_corrupt_previous_checkpoint(tmp_path: Path) -> Non
 
 
 def test_temp_files_of_live_writers_are_kept(tmp_path: Path) -> None:
-    from stylekernel.checkpoint_io import _temp_name, clean_stale_temp_files
+    from stylekernel.atomic import temp_path
+    from stylekernel.checkpoint_io import clean_stale_temp_files
 
     target = tmp_path / "epoch=1.ckpt"
-    mine = _temp_name(target)  # this (live) process
+    mine = temp_path(target)  # this (live) process
     mine.write_bytes(b"in progress")
     dead = tmp_path / mine.name.replace(f".{os.getpid()}.", ".999999999.")
     dead.write_bytes(b"left by a kill")

@@ -62,9 +62,9 @@ def test_save_image_is_atomic_and_refuses_overwrite(tmp_path: Path, monkeypatch:
         save_image(x, tmp_path / "a.gifx")
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(image_files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(image_files.os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_ino), real_fsync(fd)))
     save_image(tensor_to_pil(x), path, overwrite=True)
-    assert len(synced) == 1
+    assert synced == [path.stat().st_ino, path.parent.stat().st_ino]  # the new file, then the folder's entry
     monkeypatch.setattr(image_files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     with pytest.raises(OutputWriteError, match="No space left"):
         save_image(x, tmp_path / "b.png")

@@ -14,7 +14,7 @@ from stylekernel.checkpoint import load_net, read_checkpoint
 from stylekernel.errors import CheckpointError, ConfigError
 from stylekernel.module import StyleTransferModule
 from stylekernel.nn.style_kernel_net import StyleKernelNet
-from stylekernel.schedule import InverseDecay
+from stylekernel.schedule import InverseDecayLR
 
 SIZE = 32
 
@@ -53,6 +53,12 @@ def adam(lr: float) -> dict:
 def inverse_decay(decay: float) -> dict:
     """The ``lr_scheduler`` spec lr / (1 + decay * step)."""
     return {"class_path": "stylekernel.schedule.InverseDecayLR", "init_args": {"decay": decay}}
+
+
+def multiplier(**init_args: object):  # type: ignore[no-untyped-def]
+    """lr(step) / base_lr of ``InverseDecayLR(optimizer, **init_args)`` (its defaults for the others)."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    return InverseDecayLR(optimizer, **init_args).lr_lambdas[0]  # type: ignore[arg-type]
 
 
 def small_net(**kwargs) -> StyleKernelNet:
@@ -108,9 +114,9 @@ def test_bad_hyperparameters_name_the_argument(kwargs: dict, word: str) -> None:
 
 
 def test_inverse_decay_schedule() -> None:
-    f = InverseDecay(decay=5e-5)
+    f = multiplier()  # the defaults: lr / (1 + 5e-5 * step)
     assert f(0) == 1.0 and f(20000) == pytest.approx(1 / 2.0)
-    w = InverseDecay(decay=1e-3, warmup_steps=10, warmup_start=0.1)
+    w = multiplier(decay=1e-3, warmup_steps=10, warmup_start=0.1)
     assert w(0) == pytest.approx(0.1) and w(5) == pytest.approx(0.55) and w(10) == 1.0 and w(1010) == pytest.approx(0.5)
 
 
@@ -122,14 +128,14 @@ def test_schedule_reproduces_the_stytr2_and_adaattn_recipes() -> None:
     st = yaml.safe_load((root / "stytr2.yaml").read_text())["model"]["init_args"]
     assert st["optimizer"]["class_path"] == "torch.optim.Adam"
     assert st["lr_scheduler"]["class_path"] == "stylekernel.schedule.InverseDecayLR"
-    lr, f = st["optimizer"]["init_args"]["lr"], InverseDecay(**st["lr_scheduler"]["init_args"])
+    lr, f = st["optimizer"]["init_args"]["lr"], multiplier(**st["lr_scheduler"]["init_args"])
     for i in [0, 1, 4999, 9999, 10000, 10001, 50000, 159999]:
         # StyTR-2 train.py: warmup_learning_rate (args.lr = 5e-4) below 1e4, adjust_learning_rate after
         peer = 5e-4 * 0.1 * (1.0 + 3e-4 * i) if i < 1e4 else 2e-4 / (1.0 + 1e-5 * (i - 1e4))
         assert lr * f(i) == pytest.approx(peer, rel=1e-12)
     aa = yaml.safe_load((root / "adaattn.yaml").read_text())["model"]["init_args"]
     assert aa["lr_scheduler"]["class_path"] == "stylekernel.schedule.InverseDecayLR"
-    lr, g = aa["optimizer"]["init_args"]["lr"], InverseDecay(**aa["lr_scheduler"]["init_args"])
+    lr, g = aa["optimizer"]["init_args"]["lr"], multiplier(**aa["lr_scheduler"]["init_args"])
     steps_per_epoch = aa["lr_scheduler"]["init_args"]["milestones"][0] // 2
     for i in [0, steps_per_epoch, 2 * steps_per_epoch - 1, 2 * steps_per_epoch, 3 * steps_per_epoch + 5, 5 * steps_per_epoch - 1]:
         # AdaAttN networks.get_scheduler('linear'): lr * 0.3 ** max(0, epoch + 1 - n_epochs), n_epochs 2, stepped per epoch

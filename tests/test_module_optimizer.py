@@ -85,6 +85,30 @@ def test_inverse_decay_lr_with_warmup_and_milestones_follows_the_formula() -> No
         scheduler.step()
 
 
+def test_scheduler_state_of_the_former_lambda_lr_resumes_into_inverse_decay_lr() -> None:
+    """Checkpoints before the injection hold ``LambdaLR(optimizer, InverseDecay(...))``'s state dict
+    (the oldest ones only ``decay`` and ``warmup_steps`` in the multiplier's entry); InverseDecayLR
+    built with its defaults resumes it: the step count and that schedule's own values."""
+    from stylekernel.schedule import InverseDecay
+
+    assert all(p.default is p.empty for p in __import__("inspect").signature(InverseDecay).parameters.values())
+    old_opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+    old = torch.optim.lr_scheduler.LambdaLR(
+        old_opt, InverseDecay(decay=0.25, warmup_steps=2, warmup_start=0.0, milestones=[], gamma=1.0)
+    )
+    _lr_after(old_opt, old, 5)
+    state = old.state_dict()
+    state["lr_lambdas"] = [{"decay": 0.25, "warmup_steps": 2}]  # what the first version's InverseDecay held
+    new_opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+    new = InverseDecayLR(new_opt)  # decay 5e-5, no warm-up: replaced by the checkpoint's
+    new_opt.load_state_dict(old_opt.state_dict())  # Lightning's order: build both, then restore both
+    new.load_state_dict(state)
+    for k in (5, 6, 9):
+        if k > 5:
+            _lr_after(new_opt, new, 1 if k == 6 else 3)
+        assert new_opt.param_groups[0]["lr"] == pytest.approx(0.5 / (1.0 + 0.25 * (k - 2)), rel=1e-12), k
+
+
 def test_python_callables_and_no_scheduler() -> None:
     import functools
 

@@ -55,7 +55,7 @@ def test_download_is_verified_and_atomic(tmp_path: Path, weights_cache: Path, mo
     name = _local_entry(tmp_path, monkeypatch, payload, good)
     path = weights.download(name, progress=False)
     assert path.read_bytes() == payload and path.parent == weights_cache
-    assert not list(weights_cache.glob("*.part"))
+    assert [p.name for p in weights_cache.iterdir()] == [path.name]  # no temporary file left
 
 
 def test_download_with_wrong_hash_leaves_nothing(tmp_path: Path, weights_cache: Path, monkeypatch) -> None:

@@ -30,17 +30,8 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 from torch import Tensor
 
+from stylekernel.engine import tensor_bytes
 from stylekernel_eval import images
-
-
-def _nbytes(obj: Any) -> int:
-    if isinstance(obj, Tensor):
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, dict):
-        return sum(_nbytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_nbytes(v) for v in obj)
-    return 0
 
 
 @dataclass
@@ -54,7 +45,7 @@ class ContentSide:
 
     @property
     def nbytes(self) -> int:
-        return _nbytes([self.image, self.lpips, self.vgg, self.net])
+        return tensor_bytes([self.image, self.lpips, self.vgg, self.net])
 
 
 @dataclass
@@ -68,7 +59,7 @@ class StyleSide:
 
     @property
     def nbytes(self) -> int:
-        return _nbytes([self.losses, self.inception, self.net])
+        return tensor_bytes([self.losses, self.inception, self.net])
 
 
 @dataclass

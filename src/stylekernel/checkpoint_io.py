@@ -9,12 +9,7 @@ loadable; the next save or resume in that folder removes what a killed writer le
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import secrets
-import socket
-import time
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -22,78 +17,24 @@ import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from stylekernel import atomic
 from stylekernel.checkpoint import read_checkpoint
 from stylekernel.errors import CheckpointError, ConfigError
 
-log = logging.getLogger(__name__)
 
-_TMP_SUFFIX = ".tmp"
-
-
-def _temp_name(target: Path) -> Path:
-    """``.<name>.<host>.<pid>.<random>.tmp`` next to ``target``."""
-    host = socket.gethostname().replace(".", "_") or "host"
-    return target.with_name(f".{target.name}.{host}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def clean_stale_temp_files(folder: str | os.PathLike[str], *, max_age_s: float = 24 * 3600) -> list[Path]:
-    """Remove checkpoint temp files a killed writer left in ``folder``; returns what was removed.
-
-    A temp file of this host is stale when its writing process is gone; one of another host (a
-    shared file system) when it is older than ``max_age_s``.
-    """
-    removed: list[Path] = []
-    host = socket.gethostname().replace(".", "_") or "host"
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith(".") and name.endswith(_TMP_SUFFIX) and ".ckpt." in name):
-            continue
-        parts = name[: -len(_TMP_SUFFIX)].rsplit(".", 3)  # [.<ckpt name>, host, pid, random]
-        if len(parts) != 4 or not parts[2].isdigit():
-            continue
-        _, owner, pid, _ = parts
-        try:
-            stale = not _pid_alive(int(pid)) if owner == host else time.time() - entry.stat().st_mtime > max_age_s
-            if stale:
-                entry.unlink()
-                removed.append(entry)
-        except OSError:
-            continue
-    if removed:
-        log.info("removed %d checkpoint temp file(s) left by a killed run in %s", len(removed), folder)
-    return removed
+def clean_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the checkpoint temp files a killed writer left in ``folder``; returns what was removed
+    (:func:`stylekernel.atomic.clean_stale_temp_files` for targets named ``*.ckpt``)."""
+    return atomic.clean_stale_temp_files(folder, target_suffix=".ckpt")
 
 
 def save_atomically(checkpoint: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` into a temp file next to ``path``, fsync, rename into place."""
+    """``torch.save`` into a temp file next to ``path``, fsync, rename into place (:func:`stylekernel.atomic.atomic_write`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temp_files(target.parent)
-    tmp = _temp_name(target)
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with atomic.atomic_write(target) as tmp, open(tmp, "wb") as f:
+        torch.save(checkpoint, f)
     return target
 
 

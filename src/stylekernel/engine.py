@@ -66,6 +66,19 @@ def amp_dtype(precision: str | int) -> Optional[torch.dtype]:
     return PRECISIONS[name]
 
 
+# --- defaults ---------------------------------------------------------------------------------
+# The one home of the stylization settings' defaults: StylizationEngine's signature, the
+# Stylizer's (stylekernel.inference) and ``stylekernel stylize``'s options
+# (stylekernel.stylize_cli.StylizeOptions) all take them from here (tests/inference/test_defaults.py).
+DEFAULT_DEVICE = "cpu"
+DEFAULT_PRECISION: Precision = "fp32"
+DEFAULT_TILE_SIZE: Optional[int] = 1024
+DEFAULT_QUERY_CHUNK_SIZE: Optional[int] = None  # None: the network's own setting
+DEFAULT_FEATURE_CACHE_BYTES = 1 << 30
+DEFAULT_MEMORY_CHECK = True
+DEFAULT_ALPHA = 1.0
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> cuda if available else cpu; anything else as torch understands it."""
     if str(device) == "auto":
@@ -140,14 +153,15 @@ def available_memory_bytes(device: torch.device) -> Optional[int]:
     return None
 
 
-def _nbytes(obj: Any) -> int:
-    """Bytes of the tensors in a (nested) dict / tuple / list."""
+def tensor_bytes(obj: Any) -> int:
+    """Bytes of the tensors in a (nested) dict / tuple / list (anything else counts 0); the engine's
+    feature cache and the evaluation's image sides (``stylekernel_eval.sides``) are sized by it."""
     if isinstance(obj, Tensor):
         return obj.numel() * obj.element_size()
     if isinstance(obj, dict):
-        return sum(_nbytes(v) for v in obj.values())
+        return sum(tensor_bytes(v) for v in obj.values())
     if isinstance(obj, (tuple, list)):
-        return sum(_nbytes(v) for v in obj)
+        return sum(tensor_bytes(v) for v in obj)
     return 0
 
 
@@ -251,12 +265,12 @@ class StylizationEngine:
         self,
         net: StyleTransferNet,
         *,
-        device: str | torch.device = "cpu",
-        precision: str = "fp32",
-        tile_size: Optional[int] = 1024,
-        query_chunk_size: Optional[int] = None,
-        feature_cache_bytes: int = 1 << 30,
-        memory_check: bool = True,
+        device: str | torch.device = DEFAULT_DEVICE,
+        precision: str = DEFAULT_PRECISION,
+        tile_size: Optional[int] = DEFAULT_TILE_SIZE,
+        query_chunk_size: Optional[int] = DEFAULT_QUERY_CHUNK_SIZE,
+        feature_cache_bytes: int = DEFAULT_FEATURE_CACHE_BYTES,
+        memory_check: bool = DEFAULT_MEMORY_CHECK,
     ) -> None:
         check(tile_size is None or tile_size >= 1, f"tile_size must be >= 1 or None, got {tile_size}")
         self.amp_dtype = amp_dtype(precision)
@@ -277,7 +291,7 @@ class StylizationEngine:
         content: Tensor,
         styles: Sequence[Tensor],
         *,
-        alpha: float = 1.0,
+        alpha: float = DEFAULT_ALPHA,
         style_weights: Optional[Sequence[float]] = None,
         mask: Optional[Tensor] = None,
     ) -> Tensor:
@@ -344,7 +358,7 @@ class StylizationEngine:
             self._cache.move_to_end(key)
             return self._cache[key][0]
         value = compute(image.to(self.device))
-        size = _nbytes(value)
+        size = tensor_bytes(value)
         if size <= self.feature_cache_bytes:
             self._cache[key] = (value, size)
             while sum(n for _, n in self._cache.values()) > self.feature_cache_bytes:
@@ -427,7 +441,7 @@ class StylizationEngine:
         """Style images (B, 3, H, W) in [0, 1], used at their given size -> encoder features, on the device."""
         return self._encode_batch(fit_style_to_stride(style.to(self.device), self.net.stride))
 
-    def stylize_batch(self, content: Tensor, style: Tensor, *, alpha: float = 1.0) -> Tensor:
+    def stylize_batch(self, content: Tensor, style: Tensor, *, alpha: float = DEFAULT_ALPHA) -> Tensor:
         """B pairs: content (B, 3, H, W), style (B, 3, H', W') in [0, 1] -> (B, 3, H, W) float32 in [0, 1], on the device.
 
         Each content and style encoded once (:meth:`encode_content_batch`, :meth:`encode_style_batch`),
@@ -443,7 +457,7 @@ class StylizationEngine:
         style_features: dict[str, Tensor],
         *,
         size: tuple[int, int],
-        alpha: float = 1.0,
+        alpha: float = DEFAULT_ALPHA,
     ) -> Tensor:
         """Features of B contents and B styles (row i: pair i) -> (B, 3, H, W) float32 in [0, 1] on the device.
 
@@ -465,6 +479,13 @@ class StylizationEngine:
 
 
 __all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_DEVICE",
+    "DEFAULT_FEATURE_CACHE_BYTES",
+    "DEFAULT_MEMORY_CHECK",
+    "DEFAULT_PRECISION",
+    "DEFAULT_QUERY_CHUNK_SIZE",
+    "DEFAULT_TILE_SIZE",
     "PRECISIONS",
     "ContentTooLargeError",
     "InferenceOutOfMemoryError",
@@ -478,4 +499,5 @@ __all__ = [
     "normalise_weights",
     "pad_to_multiple",
     "resolve_device",
+    "tensor_bytes",
 ]

@@ -25,13 +25,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
+from stylekernel.atomic import atomic_write
 from stylekernel.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
@@ -239,22 +238,6 @@ def model_card(config: dict[str, Any], *, training: tuple[str, str] | None, summ
     return "\n".join(lines) + "\n"
 
 
-def _replace_dir(tmp: Path, output: Path) -> None:
-    """Move the finished folder ``tmp`` to ``output``, replacing an old ``output`` only at the end."""
-    old = None
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        os.replace(output, old)
-    try:
-        os.replace(tmp, output)
-    except OSError:
-        if old is not None:
-            os.replace(old, output)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str], *,
            eval_summary: str | os.PathLike[str] | None = None, overwrite: bool = False) -> Path:
     """Write the Hub-style folder of ``checkpoint`` to ``output``; returns ``output``.
@@ -281,26 +264,19 @@ def export(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str], *
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt_path}: its network record cannot be written as JSON ({exc})") from None
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
-    try:
+    try:  # the folder is built next to ``out`` and renamed into place (an old ``out`` replaced only then)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    except OSError as exc:
-        raise ConfigError(f"cannot write --output {out}: {exc}") from None
-    try:
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", _NET_HASH_KEY: _net_sha256(record["net"])})
-        config = {"format": FORMAT, "format_version": FORMAT_VERSION, "stylekernel": record,
-                  "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(tmp / WEIGHTS_FILE), "tensors": len(tensors)},
-                  "source_checkpoint": {"name": ckpt_path.name, "sha256": sha256_file(ckpt_path),
-                                        "global_step": ckpt.get("global_step"), "epoch": ckpt.get("epoch")}}
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        if summary is not None:
-            (tmp / EVAL_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        (tmp / CARD_FILE).write_text(model_card(config, training=_training_config(ckpt_path, ckpt), summary=summary))
-        _replace_dir(tmp, out)
+        with atomic_write(out) as tmp:
+            tmp.mkdir()
+            save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", _NET_HASH_KEY: _net_sha256(record["net"])})
+            config = {"format": FORMAT, "format_version": FORMAT_VERSION, "stylekernel": record,
+                      "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(tmp / WEIGHTS_FILE), "tensors": len(tensors)},
+                      "source_checkpoint": {"name": ckpt_path.name, "sha256": sha256_file(ckpt_path),
+                                            "global_step": ckpt.get("global_step"), "epoch": ckpt.get("epoch")}}
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            if summary is not None:
+                (tmp / EVAL_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+            (tmp / CARD_FILE).write_text(model_card(config, training=_training_config(ckpt_path, ckpt), summary=summary))
     except OSError as exc:  # disk full, permissions: one line, and nothing left behind
-        shutil.rmtree(tmp, ignore_errors=True)
         raise ConfigError(f"cannot write --output {out}: {exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -21,8 +21,8 @@ the evaluation package and image logging. Its parts, top to bottom:
 * **Conversion.** :func:`pil_to_tensor` / :func:`tensor_to_pil` (float in [0, 1] <-> 8-bit RGB,
   torchvision's v2 functional API for the layout, round-half-to-even of ``x * 255`` after
   clamping), :func:`to_uint8` and :func:`quantize` (the 256 levels an 8-bit file holds).
-* **Saving.** :func:`save_image`: atomic (temporary file in the same folder, fsync,
-  ``os.replace``); the format follows the extension (:data:`OUTPUT_FORMATS`).
+* **Saving.** :func:`save_image`: atomic (:func:`stylekernel.atomic.atomic_write`: temporary file
+  in the same folder, fsync, ``os.replace``); the format follows the extension (:data:`OUTPUT_FORMATS`).
 * **Listing.** One extension list, :data:`IMAGE_EXTENSIONS`, and one folder listing,
   :func:`list_images`: the entries of a folder named like images (any case), not hidden, not
   recursive, sorted by file name.
@@ -51,6 +51,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
+from stylekernel.atomic import atomic_write
 from stylekernel.errors import ConfigError, ImageDecodeError, StyleKernelError
 
 __all__ = [
@@ -416,23 +417,13 @@ def save_image(image: Image.Image | Tensor, path: str | os.PathLike[str], *, ove
         image = tensor_to_pil(image)
     if image.mode == "RGBA" and fmt in ("JPEG", "BMP"):
         image = to_rgb(image)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-        with open(tmp, "wb") as f:
+        with atomic_write(p) as tmp, open(tmp, "wb") as f:
             image.save(f, format=fmt, **kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
     except OSError as exc:
-        with contextlib.suppress(OSError):  # the folder itself may be what failed
-            tmp.unlink(missing_ok=True)
         raise OutputWriteError(f"cannot write {p}: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
     return p
 
 

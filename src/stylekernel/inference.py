@@ -20,7 +20,7 @@ The rules (each one documented where it is implemented; the engine's are repeate
   strides per side) and the output is cropped back. ``max_side`` downscales the content (and the
   mask) so that its longer side is at most that many pixels; this is logged, never silent.
 * **Style size.** Each style image is resized (antialiased bicubic) so that its shorter side is
-  ``style_size`` (default 512), unless that would make its longer side exceed
+  ``style_size`` (default :data:`DEFAULT_STYLE_SIZE`), unless that would make its longer side exceed
   ``4 * style_size``, in which case the longer side is ``4 * style_size``. ``style_size=None``
   keeps the style's own size. The resized style is then cropped at the bottom/right to a
   multiple of the stride (fewer than 8 pixels; a side shorter than the stride is padded).
@@ -58,6 +58,13 @@ from torch import Tensor
 
 from stylekernel.color import COLOR_MODES, ColorMode, match_color_histogram, preserve_luminance
 from stylekernel.engine import (  # noqa: F401 - re-exported: the engine's names, importable from here as before
+    DEFAULT_ALPHA,
+    DEFAULT_DEVICE,
+    DEFAULT_FEATURE_CACHE_BYTES,
+    DEFAULT_MEMORY_CHECK,
+    DEFAULT_PRECISION,
+    DEFAULT_QUERY_CHUNK_SIZE,
+    DEFAULT_TILE_SIZE,
     PRECISIONS,
     ContentTooLargeError,
     InferenceOutOfMemoryError,
@@ -81,6 +88,13 @@ log = logging.getLogger(__name__)
 ImageInput = Union[str, os.PathLike, Image.Image, Tensor]
 _ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
 _RESAMPLE = Image.Resampling.BICUBIC
+
+# The one home of the defaults of the file-level rules (the engine's settings have theirs in
+# stylekernel.engine): Stylizer's signatures and ``stylekernel stylize``'s options take them from here.
+DEFAULT_STYLE_SIZE: Optional[int] = 512
+DEFAULT_PRESERVE_COLOR: ColorMode = "none"
+DEFAULT_MAX_SIDE: Optional[int] = None
+DEFAULT_KEEP_ALPHA = True
 
 
 # --- image files ------------------------------------------------------------------------
@@ -180,13 +194,13 @@ class Stylizer:
         self,
         net: StyleTransferNet,
         *,
-        device: str | torch.device = "cpu",
-        precision: str = "fp32",
-        style_size: Optional[int] = 512,
-        tile_size: Optional[int] = 1024,
-        query_chunk_size: Optional[int] = None,
-        feature_cache_bytes: int = 1 << 30,
-        memory_check: bool = True,
+        device: str | torch.device = DEFAULT_DEVICE,
+        precision: str = DEFAULT_PRECISION,
+        style_size: Optional[int] = DEFAULT_STYLE_SIZE,
+        tile_size: Optional[int] = DEFAULT_TILE_SIZE,
+        query_chunk_size: Optional[int] = DEFAULT_QUERY_CHUNK_SIZE,
+        feature_cache_bytes: int = DEFAULT_FEATURE_CACHE_BYTES,
+        memory_check: bool = DEFAULT_MEMORY_CHECK,
     ) -> None:
         check(style_size is None or style_size >= 1, f"style_size must be >= 1 or None, got {style_size}")
         self.engine = StylizationEngine(
@@ -227,12 +241,12 @@ class Stylizer:
         content: ImageInput,
         style: ImageInput | Sequence[ImageInput],
         *,
-        alpha: float = 1.0,
+        alpha: float = DEFAULT_ALPHA,
         style_weights: Optional[Sequence[float]] = None,
         mask: Optional[ImageInput] = None,
-        preserve_color: ColorMode = "none",
-        max_side: Optional[int] = None,
-        keep_alpha: bool = True,
+        preserve_color: ColorMode = DEFAULT_PRESERVE_COLOR,
+        max_side: Optional[int] = DEFAULT_MAX_SIDE,
+        keep_alpha: bool = DEFAULT_KEEP_ALPHA,
     ) -> Image.Image:
         """Stylize ``content`` with one style or a blend of several; returns a PIL image.
 
@@ -282,7 +296,7 @@ class Stylizer:
         content: Tensor,
         styles: Sequence[Tensor],
         *,
-        alpha: float = 1.0,
+        alpha: float = DEFAULT_ALPHA,
         style_weights: Optional[Sequence[float]] = None,
         mask: Optional[Tensor] = None,
     ) -> Tensor:
@@ -304,6 +318,10 @@ class Stylizer:
 
 
 __all__ = [
+    "DEFAULT_KEEP_ALPHA",
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_PRESERVE_COLOR",
+    "DEFAULT_STYLE_SIZE",
     "ContentTooLargeError",
     "InferenceOutOfMemoryError",
     "available_memory_bytes",

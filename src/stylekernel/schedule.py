@@ -8,8 +8,11 @@ step)``; StyTr-2's warm-up is ``warmup_start`` 0.25 over 10k steps then decay 1e
 per-epoch drops are ``decay`` 0 with ``milestones`` at epoch boundaries and ``gamma`` 0.3.
 
 :class:`InverseDecayLR` is the scheduler the module builds by default (``lr_scheduler`` in YAML,
-``class_path: stylekernel.schedule.InverseDecayLR``); it is a ``LambdaLR`` whose multiplier is the
-picklable :class:`InverseDecay`, so its state dict is the one ``LambdaLR`` always wrote.
+``class_path: stylekernel.schedule.InverseDecayLR``) and the one home of the arguments' defaults
+and documentation; it is a ``LambdaLR`` whose multiplier is the picklable :class:`InverseDecay`
+(the formula and the checks, no defaults of its own), so its state dict is the one ``LambdaLR``
+always wrote: checkpoints of the module before the scheduler was injected (``LambdaLR(optimizer,
+InverseDecay(...))``) resume into it.
 """
 
 from __future__ import annotations
@@ -24,15 +27,15 @@ from stylekernel.errors import check
 
 
 class InverseDecay:
-    """Multiplier for ``torch.optim.lr_scheduler.LambdaLR`` (stepped once per optimiser step)."""
+    """The multiplier lr(step) / base_lr of :class:`InverseDecayLR` (the formula of the module
+    docstring), for ``torch.optim.lr_scheduler.LambdaLR``, stepped once per optimiser step.
+
+    The arguments are :class:`InverseDecayLR`'s, documented and defaulted there; its attributes are
+    what ``LambdaLR`` saves in (and restores from) its state dict.
+    """
 
     def __init__(
-        self,
-        decay: float = 5e-5,
-        warmup_steps: int = 0,
-        warmup_start: float = 0.0,
-        milestones: Sequence[int] = (),
-        gamma: float = 1.0,
+        self, *, decay: float, warmup_steps: int, warmup_start: float, milestones: Sequence[int], gamma: float
     ) -> None:
         check(decay >= 0, f"decay must be >= 0, got {decay}")
         check(warmup_steps >= 0, f"warmup_steps must be >= 0, got {warmup_steps}")
@@ -73,5 +76,5 @@ class InverseDecayLR(LambdaLR):
         milestones: Sequence[int] = (),
         gamma: float = 1.0,
     ) -> None:
-        schedule = InverseDecay(decay, warmup_steps, warmup_start, milestones, gamma)
+        schedule = InverseDecay(decay=decay, warmup_steps=warmup_steps, warmup_start=warmup_start, milestones=milestones, gamma=gamma)
         super().__init__(optimizer, schedule)

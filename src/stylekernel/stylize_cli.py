@@ -38,9 +38,12 @@ from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
 from jsonargparse.typing import ClosedUnitInterval, NonNegativeInt
 
+from stylekernel.color import ColorMode
 from stylekernel.command_line import ArgumentParser, Namespace, command_parser, parse_command
+from stylekernel.engine import DEFAULT_ALPHA, DEFAULT_DEVICE, DEFAULT_PRECISION, DEFAULT_QUERY_CHUNK_SIZE, DEFAULT_TILE_SIZE, Precision
 from stylekernel.errors import ConfigError, StyleKernelError
 from stylekernel.image_files import OUTPUT_FORMATS, assign_ids, is_image_name, save_image, scan_images, stylized_name
+from stylekernel.inference import DEFAULT_KEEP_ALPHA, DEFAULT_MAX_SIDE, DEFAULT_PRESERVE_COLOR, DEFAULT_STYLE_SIZE
 
 if TYPE_CHECKING:
     from stylekernel.inference import Stylizer
@@ -52,7 +55,9 @@ PROG = "stylekernel stylize"
 # --- arguments --------------------------------------------------------------------------------
 @dataclass
 class StylizeOptions:
-    """The options of ``stylekernel stylize`` (the one place of their defaults; also ``--config`` keys).
+    """The options of ``stylekernel stylize`` (also ``--config`` keys). The defaults of those the
+    Stylizer and the engine share are theirs (``DEFAULT_*`` of :mod:`stylekernel.engine` and
+    :mod:`stylekernel.inference`); the others (format, overwrite, ...) live here.
 
     Attributes:
         checkpoint: checkpoint written by `stylekernel fit`, or a `stylekernel export` folder / Hub id.
@@ -82,19 +87,19 @@ class StylizeOptions:
     content: str
     style: list[str]
     output: str
-    alpha: ClosedUnitInterval = 1.0  # type: ignore[assignment]
+    alpha: ClosedUnitInterval = DEFAULT_ALPHA  # type: ignore[assignment]
     style_weights: Optional[list[float]] = None
     mask: Optional[str] = None
-    preserve_color: Literal["none", "luminance", "histogram"] = "none"
-    style_size: Optional[NonNegativeInt] = 512  # type: ignore[assignment]
-    max_side: Optional[NonNegativeInt] = None
+    preserve_color: ColorMode = DEFAULT_PRESERVE_COLOR
+    style_size: Optional[NonNegativeInt] = DEFAULT_STYLE_SIZE  # type: ignore[assignment]
+    max_side: Optional[NonNegativeInt] = DEFAULT_MAX_SIDE  # type: ignore[assignment]
     max_pixels: Optional[NonNegativeInt] = None
-    device: str = "cpu"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    tile_size: Optional[NonNegativeInt] = 1024  # type: ignore[assignment]
-    query_chunk_size: Optional[NonNegativeInt] = None
+    device: str = DEFAULT_DEVICE
+    precision: Precision = DEFAULT_PRECISION
+    tile_size: Optional[NonNegativeInt] = DEFAULT_TILE_SIZE  # type: ignore[assignment]
+    query_chunk_size: Optional[NonNegativeInt] = DEFAULT_QUERY_CHUNK_SIZE  # type: ignore[assignment]
     format: Literal["png", "jpg", "webp", "tif"] = "png"
-    keep_alpha: bool = True
+    keep_alpha: bool = DEFAULT_KEEP_ALPHA
     overwrite: bool = False
     quiet: bool = False
 

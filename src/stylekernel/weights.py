@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stylekernel.atomic import atomic_write
 from stylekernel.errors import CheckpointError, WeightsNotFoundError, exception_summary
 
 
@@ -152,26 +152,21 @@ def download(name: str, *, force: bool = False, progress: bool = True) -> Path:
     if offline():
         raise WeightsNotFoundError(_missing_message(w, dst, OFFLINE_REASON), reason=OFFLINE_REASON)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{w.filename}.", suffix=".part", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        _fetch(w.url, tmp, progress=progress)
-        digest = sha256_file(tmp)
-        if w.sha256 and digest != w.sha256:
-            why = f"sha256 {digest} != {w.sha256}"
-            raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: {why}", reason=why)
-        if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
-            why = f"sha256 {digest[:8]}... does not start with {w.sha256_prefix}"
-            raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: {why}", reason=why)
-        os.replace(tmp, dst)
+        with atomic_write(dst) as tmp:
+            _fetch(w.url, tmp, progress=progress)
+            digest = sha256_file(tmp)
+            if w.sha256 and digest != w.sha256:
+                why = f"sha256 {digest} != {w.sha256}"
+                raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: {why}", reason=why)
+            if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
+                why = f"sha256 {digest[:8]}... does not start with {w.sha256_prefix}"
+                raise WeightsNotFoundError(f"weights '{w.name}' from {w.url}: {why}", reason=why)
     except WeightsNotFoundError:
         raise
     except (OSError, ValueError) as exc:  # URLError, socket timeouts, HTTP errors
         why = f"download failed: {exc}"
         raise WeightsNotFoundError(_missing_message(w, dst, why), reason=why) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dst
 
 

@@ -32,7 +32,7 @@ def test_token_attention_equals_torch_multihead_attention(heads: int) -> None:
 
 def test_cape_is_a_resized_conv_of_the_pooled_content() -> None:
     torch.manual_seed(0)
-    t = StyTr2Transformer(dim=8, heads=2, encoder_layers=1, decoder_layers=1, hidden=16, cape_grid=3).double()
+    t = StyTr2Transformer(dim=8, heads=2, encoder_layers=1, decoder_layers=1, hidden=16, dropout=0.1, cape_grid=3).double()
     content = torch.randn(1, 8, 6, 9, dtype=torch.float64)
     pooled = torch.stack([content[..., 2 * i : 2 * i + 2, 3 * j : 3 * j + 3].mean((-2, -1)) for i in range(3) for j in range(3)], -1)
     conv = torch.einsum("oc,bcn->bon", t.new_ps.weight[:, :, 0, 0], pooled) + t.new_ps.bias[None, :, None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylekernel.engine import PRECISIONS, StylizationEngine, amp_dtype, resolve_device
+from stylekernel.engine import PRECISIONS, StylizationEngine, amp_dtype, resolve_device, tensor_bytes
 from stylekernel.errors import ConfigError
 
 
@@ -26,6 +26,16 @@ def test_one_device_resolver() -> None:
     assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ConfigError, match="cannot parse"):
         resolve_device("gpu please")
+
+
+def test_one_size_rule_for_cached_tensors() -> None:
+    """The engine's feature cache and the evaluation's image sides count bytes the same way."""
+    from stylekernel_eval.sides import ContentSide
+
+    nested = {"a": torch.zeros(2, 3), "b": [torch.zeros(4, dtype=torch.float16), (torch.zeros(1, dtype=torch.int64), None)], "c": "x"}
+    assert tensor_bytes(nested) == 2 * 3 * 4 + 4 * 2 + 1 * 8
+    side = ContentSide(image=torch.zeros(1, 3, 4, 5), lpips=[torch.zeros(1, 2, 2, 2)], vgg=None, net={"relu4_1": torch.zeros(1, 8, dtype=torch.bfloat16)})
+    assert side.nbytes == (60 + 8) * 4 + 8 * 2
 
 
 def test_batches_of_pairs_match_forward_and_the_one_image_path(net) -> None:

@@ -114,3 +114,20 @@ def test_bf16_autocast_keeps_logits_and_softmax_in_fp32(scale, gated, device) ->
             bad = torch.bmm(torch.softmax(bad_logits, -1), vb).float()
         assert _rel(bad, ref) > 1.5 * err
     torch.testing.assert_close(softmax_fp32(logits.bfloat16()), torch.softmax(logits.bfloat16().float(), -1))
+
+
+def test_every_attention_defaults_to_the_one_query_chunk_size() -> None:
+    """Each network with chunked attention, and each attention block, defaults to QUERY_CHUNK_SIZE."""
+    import inspect
+
+    from stylekernel.baselines.adaattn import AdaAttNBlock
+    from stylekernel.baselines.registry import models
+    from stylekernel.baselines.sanet import SANetBlock
+    from stylekernel.nn.attention import QUERY_CHUNK_SIZE
+    from stylekernel.nn.sae import StyleAlignmentEncoding
+
+    blocks = [StyleAlignmentEncoding, SANetBlock, AdaAttNBlock]
+    nets = [cls for cls in models().values() if "query_chunk_size" in inspect.signature(cls).parameters]
+    assert {c.__name__ for c in nets} >= {"StyleKernelNet", "SANet", "AdaAttN"}
+    for cls in [*blocks, *nets]:
+        assert inspect.signature(cls).parameters["query_chunk_size"].default == QUERY_CHUNK_SIZE, cls.__name__

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
-from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
+from stylekernel.nn.attention import QUERY_CHUNK_SIZE, chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.functional import mean_std, mvn
 from stylekernel.tiling import halo
@@ -81,7 +81,7 @@ class SANetBlock(nn.Module):
         scaled: bool = False,
         unbiased_std: bool = True,
         max_style_tokens: Optional[int] = None,
-        query_chunk_size: Optional[int] = 4096,
+        query_chunk_size: Optional[int] = QUERY_CHUNK_SIZE,
     ) -> None:
         super().__init__()
         check(channels >= 1, f"channels must be >= 1, got {channels}")
@@ -148,7 +148,7 @@ class SANet(StyleTransferNet):
         encoder_weights: str = "torchvision",
         scaled_attention: bool = False,
         max_style_tokens: Optional[int] = None,
-        query_chunk_size: Optional[int] = 4096,
+        query_chunk_size: Optional[int] = QUERY_CHUNK_SIZE,
         ceil_mode: bool = True,
         unbiased_std: bool = True,
         encoder_padding: str = "auto",

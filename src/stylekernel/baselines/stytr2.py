@@ -172,25 +172,28 @@ class TokenDecoder(_Stack):
 class StyTr2Transformer(nn.Module):
     """Content tokens (B, d, h, w) and style tokens (B, d, h', w') -> stylized (B, d, h, w).
 
+    No defaults here: :class:`StyTr2` holds them (the authors' values) and passes every argument.
+
     Args:
-        dim: token width d (512: the CNN decoder's input).
+        dim: token width d (D_MODEL = 512 in StyTr2: the CNN decoder's input).
         heads: attention heads.
         encoder_layers: layers of each of the content and style encoders.
         decoder_layers: layers of the decoder.
         hidden: feed-forward width.
         dropout: dropout in attention and feed-forward blocks (training only).
-        cape_grid: side of the average-pooled content map CAPE starts from (18).
+        cape_grid: side of the average-pooled content map CAPE starts from.
     """
 
     def __init__(
         self,
-        dim: int = D_MODEL,
-        heads: int = 8,
-        encoder_layers: int = 3,
-        decoder_layers: int = 3,
-        hidden: int = 2048,
-        dropout: float = 0.1,
-        cape_grid: int = 18,
+        *,
+        dim: int,
+        heads: int,
+        encoder_layers: int,
+        decoder_layers: int,
+        hidden: int,
+        dropout: float,
+        cape_grid: int,
     ) -> None:
         super().__init__()
         self.encoder_c = TokenEncoder([EncoderLayer(dim, heads, hidden, dropout) for _ in range(encoder_layers)])
@@ -252,7 +255,10 @@ class StyTr2(StyleTransferNet):
         check(isinstance(encoder_layers, int) and encoder_layers >= 0, f"encoder_layers must be >= 0, got {encoder_layers!r}")
         check(0.0 <= dropout < 1.0, f"dropout must be in [0, 1), got {dropout}")
         self.embedding = PatchEmbed(PATCH, D_MODEL)
-        self.transformer = StyTr2Transformer(D_MODEL, heads, encoder_layers, decoder_layers, hidden, dropout, cape_grid)
+        self.transformer = StyTr2Transformer(
+            dim=D_MODEL, heads=heads, encoder_layers=encoder_layers, decoder_layers=decoder_layers, hidden=hidden,
+            dropout=dropout, cape_grid=cape_grid,
+        )  # fmt: skip
         self.build_encoder_decoder(encoder_weights, ceil_mode=ceil_mode)
 
     def encode(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:

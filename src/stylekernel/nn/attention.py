@@ -21,6 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+#: The networks' default number of content (query) positions per attention chunk (SAE and
+#: StyleKernelNet, SANet, AdaAttN take it from here): it bounds the B x chunk x Ns logits; the result
+#: does not depend on it.
+QUERY_CHUNK_SIZE = 4096
+
 # attn (B, n, Ns) and the query range [start, end) -> transformed attn (B, n, Ns)
 RowTransform = Callable[[Tensor, int, int], Tensor]
 # e = exp(logits - rowmax) (B, n, Ns), fp32, and the query range -> unnormalised row weights

@@ -14,7 +14,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from stylekernel.errors import check
-from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
+from stylekernel.nn.attention import QUERY_CHUNK_SIZE, chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.cgm import ContentGatingModulation
 from stylekernel.nn.functional import mvn
 
@@ -28,7 +28,7 @@ class StyleAlignmentEncoding(nn.Module):
         key_channels: Optional[int] = None,
         normalize: bool = True,
         max_style_tokens: Optional[int] = None,
-        query_chunk_size: Optional[int] = 4096,
+        query_chunk_size: Optional[int] = QUERY_CHUNK_SIZE,
     ) -> None:
         super().__init__()
         key_channels = channels if key_channels is None else key_channels

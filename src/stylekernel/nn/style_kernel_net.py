@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
+from stylekernel.nn.attention import QUERY_CHUNK_SIZE
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.cgm import ContentGatingModulation, GateMode
 from stylekernel.nn.dynamic_conv import DynamicConv, PaddingMode
@@ -151,7 +152,7 @@ class StyleKernelNet(StyleTransferNet):
         dynamic_padding: PaddingMode = "zeros",
         use_relu5_1: bool = False,
         max_style_tokens: Optional[int] = None,
-        query_chunk_size: Optional[int] = 4096,
+        query_chunk_size: Optional[int] = QUERY_CHUNK_SIZE,
     ) -> None:
         super().__init__()
         branch_args = dict(

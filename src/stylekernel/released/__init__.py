@@ -17,7 +17,6 @@ import importlib
 import os
 import pickle
 import re
-import tempfile
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor, nn
 
+from stylekernel.atomic import atomic_write
 from stylekernel.errors import ConfigError
 
 # The per-method modules, imported (and so registered) on first use.
@@ -274,7 +274,7 @@ def resolve_files(method: str, files: Mapping[str, os.PathLike[str] | str | None
 
 def import_release(method: str, files: Mapping[str, os.PathLike[str] | str], output: os.PathLike[str] | str) -> Path:
     """Build ``method``'s network from the peer's ``files`` (part -> path) and write a suite
-    checkpoint to ``output`` atomically (temporary file next to it, then ``os.replace``).
+    checkpoint to ``output`` atomically (:func:`stylekernel.atomic.atomic_write`).
 
     The checkpoint holds ``state_dict`` (``net.`` + key) and the ``stylekernel`` record
     (version, the network's ``init_config()``, ``encoder_source = "released:<method>"``, and
@@ -303,14 +303,8 @@ def import_release(method: str, files: Mapping[str, os.PathLike[str] | str], out
         },
     }
     ckpt = {"state_dict": {f"net.{k}": v.detach().clone() for k, v in net.state_dict().items()}, "stylekernel": record}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_write(out) as tmp:
         torch.save(ckpt, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
