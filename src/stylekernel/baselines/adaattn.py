@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from stylekernel.baselines.registry import register_model
 from stylekernel.baselines.sanet import _check_attention_args
 from stylekernel.errors import check
-from stylekernel.nn.attention import chunked_attention, flatten_positions, token_subset
+from stylekernel.nn.attention import QUERY_CHUNK_SIZE, chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.decoder import _conv
 from stylekernel.nn.encoder import CHANNELS as LAYER_CHANNELS
@@ -156,7 +156,7 @@ class AdaAttNBlock(nn.Module):
         sample_seed: Optional[int] = SAMPLE_SEED,
         std_eps: float = 0.0,
         unbiased: bool = True,
-        query_chunk_size: Optional[int] = 4096,
+        query_chunk_size: Optional[int] = QUERY_CHUNK_SIZE,
     ) -> None:
         super().__init__()
         check(channels >= 1, f"channels must be >= 1, got {channels}")
@@ -285,7 +285,7 @@ class AdaAttN(StyleTransferNet):
         attention_std_eps: float = 0.0,
         unbiased_std: bool = True,
         ceil_mode: bool = True,
-        query_chunk_size: Optional[int] = 4096,
+        query_chunk_size: Optional[int] = QUERY_CHUNK_SIZE,
     ) -> None:
         super().__init__()
         _check_attention_args(max_style_tokens, query_chunk_size)
