@@ -6,8 +6,8 @@ line only override fields. A preset is a YAML file of this package's ``presets/`
 other YAML path works too (``--config FILE``).
 
 The defaults are the ArtFID reference's (``art-fid``): every image as stored, each file of the
-style folder once in FID's style set, no resizing for Inception; ``--stylized-dir`` with the
-defaults gives the reference's numbers. Presets that resize say so in every summary.
+style folder once in FID's style set, no resizing for Inception, FID's matrix square root by
+the reference's scipy sqrtm; ``--stylized-dir`` with the defaults gives the reference's numbers. Presets that resize say so in every summary.
 
 The ``paper`` preset (``presets/paper.yaml``) reproduces the protocol of this family of
 papers (StyTr2 and later): 20 content images (MS-COCO, held out from training) x 40 style images
@@ -79,8 +79,14 @@ class EvalConfig:
         inception_weights: registry name or path of the art Inception checkpoint.
         fid_resize: None (no resizing, the reference) or a square size for Inception inputs.
         fid_variant: "fid" or "fid_inf" (needs more than fid_inf_min_size pairs; paired style set).
-        fid_sqrtm: "exact" (factor method, accurate to ~1e-14) or "reference" (art-fid's scipy
-            sqrtm, its rounding included: about 20 CPU s per FID; see metrics/fid.py).
+        fid_sqrtm: "reference" (default): tr sqrt(S1 S2) by art-fid's algorithm (scipy sqrtm of
+            the 2048 x 2048 product, its rounding included), so the FID is the reference's; it
+            costs about 30 CPU s per FID (measured, see evaluation/README.md). Where that
+            sqrtm fails (as art-fid would: imaginary part, non-finite, LinAlgError), the exact
+            value is reported, with a warning and the label "exact (reference sqrtm failed:
+            ...)". "exact": factor method, well under a second, more accurate than the
+            reference (2e-16 vs its 2.5e-6 from a 40-digit evaluation), so it differs from
+            art-fid by ~2e-6 relative (measured 2.2e-6).
         style_set: "unique" (each distinct style image once) or "per_pair" (one per stylization).
         fid_inf_points, fid_inf_min_size: FID_inf subset sizes linspace(min_size, N, points).
         loss_encoder: VGG19 weights of content/style losses (as in training): torchvision |
@@ -121,7 +127,7 @@ class EvalConfig:
     inception_weights: str = "art_inception"
     fid_resize: int | None = None
     fid_variant: Literal["fid", "fid_inf"] = "fid"
-    fid_sqrtm: Literal["exact", "reference"] = "exact"
+    fid_sqrtm: Literal["exact", "reference"] = "reference"
     style_set: Literal["unique", "per_pair"] = "unique"
     fid_inf_points: int = 15
     fid_inf_min_size: int = 5000

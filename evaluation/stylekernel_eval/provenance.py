@@ -41,13 +41,24 @@ def git_state() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def sqrtm_note(label: str) -> str:
+    """What a FID's ``sqrtm`` label ("reference", "exact", "exact (reference sqrtm failed: ...)") means."""
+    if label == "reference":
+        return "tr sqrt(S1 S2) by scipy sqrtm, art-fid's algorithm (sqrtm: reference; the exact value in value_exact)"
+    if label == "exact":
+        return ("tr sqrt(S1 S2) exact (sqrtm: exact, factor method: more accurate than art-fid's scipy sqrtm, "
+                "~2e-6 relative from it, measured)")
+    return f"tr sqrt(S1 S2) exact, art-fid cannot compute this figure (sqrtm: {label})"
+
+
 def metric_entries(results: dict[str, Any], config: EvalConfig) -> dict[str, dict[str, Any]]:
     art = results["art_fid"]
     n = int(results["count"])
     fid_note = (f"art Inception-v3, {art['n_fake']} stylized vs {art['n_real']} style images ({config.style_set}), "
                 f"stylized images {'as stored' if config.mode == 'stylized_dir' else 'as written'}, style images "
                 f"{'as stored' if config.size is None else f'after the size rule (shorter side {config.size})'}, "
-                f"Inception input {'not resized' if config.fid_resize is None else f'resized to {config.fid_resize}'}")
+                f"Inception input {'not resized' if config.fid_resize is None else f'resized to {config.fid_resize}'}, "
+                f"{sqrtm_note(art['sqrtm'])}")
     entries: dict[str, dict[str, Any]] = {
         "lpips": {"label": f"LPIPS ({config.lpips_net}, v0.1)", "value": art["lpips"], "n": n,
                   "note": "stylized vs content, lower is better"},
@@ -61,7 +72,8 @@ def metric_entries(results: dict[str, Any], config: EvalConfig) -> dict[str, dic
     if "fid_inf" in art:
         entries["fid_inf"] = {"label": "FID_inf", "value": art["fid_inf"], "variant": "FID_inf",
                               "subset_sizes": art["sizes"], "subset_fids": art["fids"], "seed": art["seed"],
-                              "note": "linear fit of FID against 1/N, value at 1/N = 0"}
+                              "sqrtm": art["fid_inf_sqrtm"],
+                              "note": f"linear fit of FID against 1/N, value at 1/N = 0, {sqrtm_note(art['fid_inf_sqrtm'])}"}
         entries["art_fid_inf"] = {"label": "ArtFID_inf", "value": art["art_fid_inf"], "variant": "ArtFID with FID_inf",
                                    "note": "(1 + LPIPS) x (1 + FID_inf)"}
     for name in ("content_loss", "style_loss", "gram_loss", "ssim"):

@@ -2,9 +2,10 @@
 
 Runs when ``art_fid`` is importable (it pins numpy<2 in its metadata; install it with
 ``pip install scikit-learn && pip install --no-deps art-fid==0.0.2``, see evaluation/README.md). Both sides use
-the same fake checkpoint files and the same PNG files; FID, LPIPS and ArtFID must agree to 1e-4
-relative; FID_inf too (the reference's unseeded shuffle seeded through numpy's global RNG, its
-distance function swapped for ours, see the test).
+the same fake checkpoint files and the same PNG files; FID, LPIPS and ArtFID of the defaults
+(``fid_sqrtm: reference``) must agree to 1e-6 relative; FID_inf to 1e-4 (the reference's unseeded
+shuffle seeded through numpy's global RNG, its distance function swapped for our exact one, see the
+test).
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def test_fid_lpips_artfid_agree_with_reference(reference: Any, folders: dict[str
     ref_art = reference.compute_art_fid(str(folders["stylized"]), str(folders["style"]), str(folders["content"]),
                                         batch_size=16, device="cpu", mode="art_fid", num_workers=0)
     ours = _ours(folders, tmp_path / "out")
-    assert ours["fid"]["value"] == pytest.approx(seen["compute_fid"], rel=1e-4)
-    assert ours["lpips"]["value"] == pytest.approx(seen["compute_content_distance"], rel=1e-4)
-    assert ours["art_fid"]["value"] == pytest.approx(ref_art, rel=1e-4)
+    assert ours["fid"]["sqrtm"] == "reference"  # the default
+    assert ours["fid"]["value"] == pytest.approx(seen["compute_fid"], rel=1e-6)
+    assert ours["lpips"]["value"] == pytest.approx(seen["compute_content_distance"], rel=1e-6)
+    assert ours["art_fid"]["value"] == pytest.approx(ref_art, rel=1e-6)
     assert ours["fid"]["n_stylized"] == ours["fid"]["n_style"] == N
 
 
@@ -103,6 +105,6 @@ def test_fid_infinity_agrees_with_reference(reference: Any, image_writer: Any, t
     ref = reference.compute_fid_infinity(str(folders["stylized"]), str(folders["style"]), 16, "cpu",
                                          num_points=points, num_workers=0)
     ours = _ours(folders, tmp_path / "out", fid_variant="fid_inf", style_set="per_pair", fid_inf_min_size=min_size,
-                 fid_inf_points=points, seed=seed, ssim=False)
+                 fid_inf_points=points, seed=seed, ssim=False, fid_sqrtm="exact")  # as the swapped-in distance
     assert ours["fid_inf"]["value"] == pytest.approx(float(ref), rel=1e-4)
     assert ours["fid_inf"]["subset_sizes"] == [min_size, 35, n]

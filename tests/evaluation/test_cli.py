@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,34 @@ def test_checkpoint_run_writes_reports(eval_weights: Path, image_dirs: tuple[Pat
     assert summary["n_pairs"] == 9 and summary["config"]["checkpoint"] == str(checkpoint_file)
     assert [t["size"] for t in summary["timing"]["sizes"]] == [32]
     assert "ms / image" in capsys.readouterr().out
+
+
+def test_default_command_reports_a_labelled_exact_fid_where_the_reference_sqrtm_fails(
+        eval_weights: Path, image_writer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The default (`fid_sqrtm: reference`) does not crash after every metric has run where scipy's sqrtm
+    fails (here made to raise, as it can; the real 80 x 80 case is in test_reference_commands.py)."""
+    import numpy as np
+    import scipy.linalg
+
+    def singular(m: Any) -> Any:
+        raise np.linalg.LinAlgError("Matrix is singular")
+
+    monkeypatch.setattr(scipy.linalg, "sqrtm", singular)
+    x = image_writer(tmp_path / "x", [f"c{i}__s{i}.png" for i in range(3)], seed=1, size=(80, 80))[0].parent
+    c = image_writer(tmp_path / "c", [f"c{i}.png" for i in range(3)], seed=2, size=(80, 80))[0].parent
+    s = image_writer(tmp_path / "s", [f"s{i}.png" for i in range(3)], seed=3, size=(80, 80))[0].parent
+    out = tmp_path / "out"
+    assert stylekernel_main(["evaluate", "--stylized-dir", str(x), "--content-dir", str(c), "--style-dir", str(s),
+                             "--output", str(out), "--loss-encoder", "random", "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["fid_sqrtm"] == "reference"  # the default
+    label = "exact (reference sqrtm failed: scipy's sqrtm raised LinAlgError: Matrix is singular, art-fid raises)"
+    fid = summary["metrics"]["fid"]
+    assert fid["sqrtm"] == label and "value_exact" not in fid and fid["value"] > 0
+    assert f"art-fid cannot compute this figure (sqrtm: {label})" in (out / "summary.md").read_text()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.endswith("metrics.fid")]
+    assert len(warned) == 1 and "Matrix is singular" in warned[0] and "exact value is reported instead" in warned[0]
 
 
 def test_missing_weights_is_one_line(weights_cache: Path, image_dirs: tuple[Path, Path], checkpoint_file: Path,

@@ -13,7 +13,9 @@ import yaml
 from stylekernel.cli import main as stylekernel_main
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--size", "80", "--loss-encoder", "random", "--no-progress", "--no-timing", "--batch-size", "2", "--accelerator", "cpu"]
+# --fid-sqrtm exact: these tests are not about the FID default (reference: a 2048 x 2048 scipy sqrtm, seconds per FID)
+TINY = ["--size", "80", "--loss-encoder", "random", "--no-progress", "--no-timing", "--batch-size", "2", "--accelerator", "cpu",
+        "--fid-sqrtm", "exact"]
 
 
 def _folder_datamodule(content: Path, style: Path, n_content: int, n_style: int) -> dict[str, object]:

@@ -19,7 +19,7 @@ def test_two_processes_equal_one(eval_weights: Path, image_dirs: tuple[Path, Pat
     # (3 style images) by 1.3e-6
     content, style = image_dirs  # 3 x 3 = 9 pairs: does not divide by 2 processes
     common = dict(checkpoint=str(checkpoint_file), content_dir=str(content), style_dir=str(style), size=80,
-                  batch_size=2, loss_encoder="random", gram=True, progress=False, accelerator="cpu")
+                  batch_size=2, loss_encoder="random", gram=True, progress=False, accelerator="cpu", fid_sqrtm="exact")
     one = evaluate(EvalConfig(output=str(tmp_path / "one"), devices=1, **common))
     two = evaluate(EvalConfig(output=str(tmp_path / "two"), devices=2, **common))
     assert two["world_size"] == 2 and one["world_size"] == 1

@@ -76,7 +76,7 @@ def test_each_image_encoded_once_and_scores_equal_the_per_pair_loop(eval_weights
                                                                     counted: dict[str, Counter]) -> None:
     content, style = image_dirs  # 3 x 3 pairs; content 96 x 112, style 104 x 96, as stored (the default)
     config = EvalConfig(content_dir=str(content), style_dir=str(style), output=str(tmp_path / "o"), batch_size=2,
-                        loss_encoder="random", gram=True, progress=False)
+                        loss_encoder="random", gram=True, progress=False, fid_sqrtm="exact")
     summary = evaluate(config, net=tiny_net)
     assert counted["decode"] == Counter({f"{k}{i}.png": 1 for k in "cs" for i in range(3)})
     assert counted["encode"] == Counter({"content": 3, "style": 3})
@@ -93,7 +93,7 @@ def test_bounded_memory_gives_the_same_scores(eval_weights: Path, image_dirs: tu
                                               tmp_path: Path, counted: dict[str, Counter]) -> None:
     content, style = image_dirs
     common = dict(content_dir=str(content), style_dir=str(style), batch_size=2, loss_encoder="random", gram=True,
-                  progress=False, size=80)
+                  progress=False, size=80, fid_sqrtm="exact")
     full = evaluate(EvalConfig(output=str(tmp_path / "full"), **common), net=tiny_net)
     counted["decode"].clear()
     small = evaluate(EvalConfig(output=str(tmp_path / "small"), feature_cache_mb=1e-6, **common), net=tiny_net)
@@ -118,7 +118,7 @@ def test_mixed_size_stylized_set(eval_weights: Path, image_writer: Any, tmp_path
     image_writer(x, ["a__x.png", "b__y.png"], seed=3, size=(80, 96))  # as the content
     image_writer(x, ["a__y.png", "b__x.png"], seed=4, size=(88, 88))  # another method's fixed size
     summary = evaluate(EvalConfig(stylized_dir=str(x), content_dir=str(content), style_dir=str(style),
-                                  output=str(tmp_path / "o"), loss_encoder="random", progress=False))
+                                  output=str(tmp_path / "o"), loss_encoder="random", progress=False, fid_sqrtm="exact"))
     assert summary["n_pairs"] == 4 and summary["metrics"]["fid"]["n_stylized"] == 4
     assert counted["decode"]["a.png"] == counted["decode"]["x.png"] == 1
     matched = summary["resizing"]["content_to_stylized"]

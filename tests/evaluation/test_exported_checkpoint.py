@@ -10,7 +10,9 @@ from typing import Callable
 
 from stylekernel.cli import main as stylekernel_main
 
-TINY = ["--size", "80", "--loss-encoder", "random", "--no-progress", "--no-timing", "--batch-size", "2", "--accelerator", "cpu"]
+# --fid-sqrtm exact: these tests are not about the FID default (reference: a 2048 x 2048 scipy sqrtm, seconds per FID)
+TINY = ["--size", "80", "--loss-encoder", "random", "--no-progress", "--no-timing", "--batch-size", "2", "--accelerator", "cpu",
+        "--fid-sqrtm", "exact"]
 
 
 def test_evaluate_takes_an_exported_folder(eval_weights: Path, checkpoint_file: Path, tmp_path: Path,

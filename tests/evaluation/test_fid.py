@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,7 +213,86 @@ def test_reference_sqrtm_imaginary_result_is_reported_not_hidden(monkeypatch: py
         frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False), sqrtm="schur")  # type: ignore[arg-type]
 
 
-@pytest.mark.slow  # two 2048 x 2048 scipy sqrtm (~20 CPU s each)
+def _failing_sqrtm(failure: str) -> Any:
+    """A stand-in for scipy.linalg.sqrtm that fails the way scipy can: it raises, gives nan, or is complex."""
+
+    def sqrtm(m: np.ndarray) -> np.ndarray:
+        if failure == "raises":
+            raise np.linalg.LinAlgError("Matrix is singular")
+        if failure == "nan":
+            return np.full_like(m, np.nan)
+        return m.astype(np.complex128) + 0.5j
+
+    return sqrtm
+
+
+@pytest.mark.parametrize("failure, reason", [
+    ("raises", "scipy's sqrtm raised LinAlgError: Matrix is singular, art-fid raises"),
+    ("nan", "not finite even with 1e-06 added to both diagonals, art-fid returns nan/inf"),
+    ("complex", "imaginary component 0.5, art-fid raises"),
+])
+def test_every_way_the_reference_sqrtm_fails_is_named(monkeypatch: pytest.MonkeyPatch, failure: str, reason: str) -> None:
+    from stylekernel_eval.metrics import fid as fid_module
+
+    calls: list[int] = []
+    sqrtm = _failing_sqrtm(failure)
+    monkeypatch.setattr(scipy.linalg, "sqrtm", lambda m: calls.append(1) or sqrtm(m))
+    a, b = _singular_sets(d=16)
+    with pytest.raises(fid_module.ReferenceSqrtmError) as err:
+        fid_module.reference_trace_sqrt(np.cov(a, rowvar=False), np.cov(b, rowvar=False))
+    assert str(err.value) == reason
+    assert len(calls) == (2 if failure == "nan" else 1)  # the reference retries a non-finite result once, with eps
+
+
+@pytest.mark.parametrize("failure", ["raises", "nan", "complex"])
+def test_fid_metric_falls_back_loudly_where_the_reference_cannot_compute(eval_weights: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          caplog: pytest.LogCaptureFixture,
+                                                                          failure: str) -> None:
+    """FID and FID_inf: the exact figure, labelled with the reason, and one warning each; never a crash."""
+    rng = np.random.default_rng(5)
+    fake, real = torch.from_numpy(rng.random((12, 2048))), torch.from_numpy(rng.random((12, 2048)) + 0.1)
+    index = torch.arange(12)
+    options = dict(keep_features=True, fid_inf_points=3, fid_inf_min_size=6)
+    metrics = {m: FID(sqrtm=m, **options) for m in ("exact", "reference")}  # type: ignore[arg-type]
+    for metric in metrics.values():
+        metric.update_features(fake, real=False, index=index)
+        metric.update_features(real, real=True, index=index)
+    exact = metrics["exact"].compute()
+    monkeypatch.setattr(scipy.linalg, "sqrtm", _failing_sqrtm(failure))
+    fallback = metrics["reference"].compute()
+    assert fallback["fid"] == exact["fid"] and fallback["fid_inf"] == exact["fid_inf"]
+    assert fallback["sqrtm"] == fallback["fid_inf_sqrtm"] and fallback["sqrtm"].startswith("exact (reference sqrtm failed: ")
+    assert exact["sqrtm"] == exact["fid_inf_sqrtm"] == "exact" and "fid_exact" not in fallback
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w.split(":")[0] for w in warned] == ["FID", "FID_inf"] and all("exact value is reported instead" in w for w in warned)
+
+
+@pytest.mark.slow  # two 2048 x 2048 scipy sqrtm (~30 CPU s each)
+def test_reference_sqrtm_failure_with_real_scipy_falls_back_as_art_fid_raises(eval_weights: Path,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A set where scipy's own sqrtm (no stand-in) fails: art-fid raises, our default reports the labelled exact FID.
+
+    Features of magnitude 1e4 (12 and 9 of them, 2048-d): the rounding of the product's ~2000 zero
+    eigenvalues scales with its norm, and their square roots give an imaginary diagonal far beyond
+    the reference's 1e-3 tolerance.
+    """
+    art_fid = pytest.importorskip("art_fid.art_fid", reason="art-fid (the reference) is not installed")
+    rng = np.random.default_rng(5)
+    fake, real = (torch.from_numpy(1e4 * rng.random((n, 2048)) + shift) for n, shift in ((12, 0.0), (9, 100.0)))
+    metrics = {m: FID(sqrtm=m) for m in ("exact", "reference")}
+    for metric in metrics.values():
+        metric.update_features(fake, real=False)
+        metric.update_features(real, real=True)
+    f, r = fake.numpy(), real.numpy()
+    with pytest.raises(ValueError, match="Imaginary component"), pytest.warns(DeprecationWarning):
+        art_fid.compute_frechet_distance(f.mean(0), np.cov(f, rowvar=False), r.mean(0), np.cov(r, rowvar=False))
+    exact, fallback = metrics["exact"].compute(), metrics["reference"].compute()
+    assert fallback["fid"] == exact["fid"] and "fid_exact" not in fallback
+    assert fallback["sqrtm"].startswith("exact (reference sqrtm failed: imaginary component "), fallback["sqrtm"]
+    assert "reference's sqrtm failed" in caplog.text
+
+
+@pytest.mark.slow  # two 2048 x 2048 scipy sqrtm (~30 CPU s each)
 def test_fid_metric_reference_mode_reports_both_and_falls_back_loudly(eval_weights: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     rng = np.random.default_rng(5)
@@ -230,5 +310,5 @@ def test_fid_metric_reference_mode_reports_both_and_falls_back_loudly(eval_weigh
     failing.update_features(fake, real=False)
     failing.update_features(real, real=True)
     fallback = failing.compute()
-    assert fallback["fid"] == exact["fid"] and fallback["sqrtm"].startswith("exact: the reference's sqrtm has an imaginary")
+    assert fallback["fid"] == exact["fid"] and fallback["sqrtm"] == "exact (reference sqrtm failed: imaginary component 0.5, art-fid raises)"
     assert "the exact value is reported instead" in caplog.text

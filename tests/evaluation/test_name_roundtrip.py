@@ -72,13 +72,14 @@ def test_evaluate_save_images_names_pair_back_through_the_cli(eval_weights: Path
                                                               tmp_path: Path) -> None:
     content, style = folders
     config = EvalConfig(content_dir=str(content), style_dir=str(style), output=str(tmp_path / "run"), save_images=True,
-                        batch_size=2, loss_encoder="random", progress=False, ssim=False, timing=False)
+                        batch_size=2, loss_encoder="random", progress=False, ssim=False, timing=False, fid_sqrtm="exact")
     first = evaluate(config, net=tiny_net)
     saved = tmp_path / "run" / "stylized"
     assert paired(saved, content, style) == EVERY_PAIR
     again = tmp_path / "again"
     assert stylekernel_main(["evaluate", "--stylized-dir", str(saved), "--content-dir", str(content), "--style-dir", str(style),
-                             "--output", str(again), "--loss-encoder", "random", "--no-progress", "--no-timing", "--no-ssim"]) == 0
+                             "--output", str(again), "--loss-encoder", "random", "--no-progress", "--no-timing", "--no-ssim",
+                             "--fid-sqrtm", "exact"]) == 0
     summary = json.loads((again / "summary.json").read_text())
     assert summary["n_pairs"] == len(EVERY_PAIR)
     assert summary["metrics"]["lpips"]["value"] == pytest.approx(first["metrics"]["lpips"]["value"], abs=1e-6)

@@ -27,7 +27,7 @@ def _config(tmp_path: Path, image_writer: Any, **kw: Any) -> EvalConfig:
     c = image_writer(tmp_path / "c", [f"c{i}.png" for i in range(3)], seed=2, size=(80, 80))[0].parent
     s = image_writer(tmp_path / "s", [f"s{i}.png" for i in range(3)], seed=3, size=(80, 80))[0].parent
     return EvalConfig(stylized_dir=str(x), content_dir=str(c), style_dir=str(s), output=str(tmp_path / "o"),
-                      loss_encoder="random", progress=False, logger_dir=str(tmp_path / "logs"), **kw)
+                      loss_encoder="random", progress=False, logger_dir=str(tmp_path / "logs"), fid_sqrtm="exact", **kw)
 
 
 def _csv_rows(out: Path) -> list[dict[str, str]]:

@@ -133,7 +133,8 @@ def run_all(inputs: dict[str, Path], out: Path) -> None:
     stylekernel("stylize", *common, "--content", str(c / "photo1.png"), "--style", str(s / "paint0.png"), "--style", str(s / "paint1.png"), "--style-weights", "0.7", "0.3",
                 "--output", str(out / "stylize_blend.png"), cache=cache)
     stylekernel("stylize", *common, "--content", str(c), "--style", str(s), "--output", str(out / "stylize_folder"), cache=cache)
-    ev = ("--no-timing", "--no-progress")
+    # --fid-sqrtm exact: the golden FID values were computed with the exact square root (the default before issue 10)
+    ev = ("--no-timing", "--no-progress", "--fid-sqrtm", "exact")
     stylekernel("evaluate", "--checkpoint", ckpt, "--content-dir", str(c), "--style-dir", str(s), "--output", str(out / "eval_checkpoint"), "--save-images", *ev, cache=cache)
     stylekernel("evaluate", "--stylized-dir", str(out / "stylize_folder"), "--content-dir", str(c), "--style-dir", str(s), "--output", str(out / "eval_stylized_dir"), *ev, cache=cache)
 

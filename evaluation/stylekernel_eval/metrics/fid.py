@@ -13,14 +13,18 @@ Functional core (float64 throughout):
   ``tr(scipy.linalg.sqrtm(S1 @ S2))``; it stays real and finite when the covariances are
   singular (fewer images than 2048 dimensions, the usual case: 40 style images), where ``sqrtm``
   can return imaginary parts, and it takes well under a second instead of tens of seconds.
-* ``sqrtm="reference"`` (:func:`reference_trace_sqrt`) instead computes ``tr sqrtm(S1 S2)`` as
-  the ArtFID reference (art-fid 0.0.2) does: ``scipy.linalg.sqrtm`` of the 2048 x 2048 product,
-  retried with 1e-6 on both diagonals when not finite, real part kept when the imaginary
-  diagonal is within 1e-3, else an error. On singular covariances that Schur-based square root
-  is itself inexact: measured on 40 + 40 fake-Inception feature sets, the reference's FID is
-  2.5e-6 relative from a 40-digit evaluation of the same formula, the default method 2e-16
-  (``python -m experiments.benchmarks.fid_sqrtm_accuracy``). ``"reference"`` reproduces the reference's
-  figure, rounding included, at about 20 CPU s per FID.
+* ``sqrtm="reference"`` (:func:`reference_trace_sqrt`; the evaluation's default, see
+  ``EvalConfig.fid_sqrtm``) instead computes ``tr sqrtm(S1 S2)`` as the ArtFID reference
+  (art-fid 0.0.2) does: ``scipy.linalg.sqrtm`` of the 2048 x 2048 product, retried with 1e-6 on
+  both diagonals when not finite, real part kept when the imaginary diagonal is within 1e-3,
+  else an error. On singular covariances that Schur-based square root is itself inexact:
+  measured on 40 + 40 fake-Inception feature sets, the reference's FID is 2.5e-6 relative from a
+  40-digit evaluation of the same formula, the exact method 2e-16
+  (``python -m experiments.benchmarks.fid_sqrtm_accuracy``). ``"reference"`` reproduces the
+  reference's figure, rounding included, at seconds to tens of CPU seconds per FID. Where the
+  reference cannot compute (its sqrtm raises, stays non-finite, or is complex beyond its
+  tolerance), :class:`FID` reports the exact value instead, says so in ``sqrtm`` and logs a
+  warning; the functions raise :class:`ReferenceSqrtmError`.
 * :func:`fid_infinity`: FID_inf as in the ArtFID reference: FID on ``num_points`` random subsets
   of sizes ``linspace(min_size, N, num_points)`` (one permutation per size, shared by both sets,
   so the style set must be per pair), a least-squares line of FID against 1/size, and its value at
@@ -56,7 +60,8 @@ SQRTM_METHODS: tuple[str, ...] = ("exact", "reference")
 
 
 class ReferenceSqrtmError(ValueError):
-    """The reference's sqrtm gives a matrix with a non-negligible imaginary diagonal (art-fid raises too)."""
+    """The reference's sqrtm cannot give this FID: it raises, stays non-finite, or has a non-negligible
+    imaginary diagonal (art-fid raises, or returns nan/inf, there too)."""
 
 
 def prepare_for_inception(images: Tensor, resize: int | None = None) -> Tensor:
@@ -119,17 +124,24 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, rank1: int | N
 def reference_trace_sqrt(sigma1: np.ndarray, sigma2: np.ndarray, *, eps: float = 1e-6) -> float:
     """tr sqrtm(S1 S2) with the ArtFID reference's arithmetic (see the module docstring); S (D, D).
 
-    Raises :class:`ReferenceSqrtmError` where the reference raises (imaginary diagonal > 1e-3).
+    Raises :class:`ReferenceSqrtmError` where the reference cannot compute: scipy's sqrtm raises,
+    its result is still not finite after the 1e-6 retry (the reference would return nan/inf), or
+    the imaginary diagonal exceeds 1e-3 (the reference raises).
     """
     from scipy import linalg
 
-    covmean = linalg.sqrtm(sigma1.dot(sigma2))
+    try:
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
+        if not np.isfinite(covmean).all():
+            offset = np.eye(sigma1.shape[0]) * eps
+            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        raise ReferenceSqrtmError(f"scipy's sqrtm raised {type(exc).__name__}: {exc}, art-fid raises") from exc
     if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+        raise ReferenceSqrtmError(f"not finite even with {eps:g} added to both diagonals, art-fid returns nan/inf")
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ReferenceSqrtmError(f"the reference's sqrtm has an imaginary component {np.max(np.abs(covmean.imag)):.3g}")
+            raise ReferenceSqrtmError(f"imaginary component {np.max(np.abs(covmean.imag)):.3g}, art-fid raises")
         covmean = covmean.real
     return float(np.trace(covmean))
 
@@ -288,6 +300,12 @@ class FID(Metric):
         return feats[order]
 
     def compute(self) -> dict[str, Any]:
+        """``{"fid", "n_fake", "n_real", "sqrtm"[, "fid_exact"][, "fid_inf", ..., "fid_inf_sqrtm"]}``.
+
+        ``sqrtm`` (and ``fid_inf_sqrtm``) is the method that gave the figure: "exact", "reference",
+        or "exact (reference sqrtm failed: <reason>)" where the reference cannot compute (a
+        warning is logged too). ``fid_exact``: the exact value beside a reference one (cheap).
+        """
         n_f, n_r = float(self.fake_n), float(self.real_n)
         mu_f, s_f = mean_cov(self.fake_sum, self.fake_outer, n_f)
         mu_r, s_r = mean_cov(self.real_sum, self.real_outer, n_r)
@@ -298,10 +316,25 @@ class FID(Metric):
                 out["fid"] = frechet_distance(mu_f, s_f, mu_r, s_r, sqrtm="reference")
                 out.update(sqrtm="reference", fid_exact=exact)
             except ReferenceSqrtmError as exc:
-                out["sqrtm"] = f"exact: {exc}, so the reference cannot compute this FID"
-                logging.getLogger(__name__).warning("FID: %s; the exact value is reported instead", exc)
+                out["sqrtm"] = _fallback_label(exc)
+                _warn_fallback("FID", exc)
         if self.keep_features:
-            out.update(fid_infinity(self._ordered_features("fake"), self._ordered_features("real"),
-                                    num_points=self.fid_inf_points, min_size=self.fid_inf_min_size, seed=self.seed,
-                                    sqrtm=self.sqrtm))
+            fake, real = self._ordered_features("fake"), self._ordered_features("real")
+            options = dict(num_points=self.fid_inf_points, min_size=self.fid_inf_min_size, seed=self.seed)
+            try:
+                out.update(fid_infinity(fake, real, sqrtm=self.sqrtm, **options), fid_inf_sqrtm=self.sqrtm)
+            except ReferenceSqrtmError as exc:
+                out.update(fid_infinity(fake, real, sqrtm="exact", **options), fid_inf_sqrtm=_fallback_label(exc))
+                _warn_fallback("FID_inf", exc)
         return out
+
+
+def _fallback_label(exc: ReferenceSqrtmError) -> str:
+    """The ``sqrtm`` label of a figure computed exactly because the reference's sqrtm failed."""
+    return f"exact (reference sqrtm failed: {exc})"
+
+
+def _warn_fallback(metric: str, exc: ReferenceSqrtmError) -> None:
+    logging.getLogger(__name__).warning(
+        "%s: the reference's sqrtm failed (%s), so art-fid cannot compute this figure; the exact value is "
+        "reported instead (labelled sqrtm: exact (reference sqrtm failed: ...))", metric, exc)
