@@ -39,6 +39,10 @@ import yaml
 
 from stylekernel.errors import ConfigError
 
+#: The FID's matrix square root when none is asked for: art-fid's algorithm, so that the default
+#: figure is the reference's (the one home of this default: EvalConfig, FID, FID_inf and ArtFID).
+DEFAULT_FID_SQRTM: Literal["exact", "reference"] = "reference"
+
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 CHOICES: dict[str, tuple[str, ...]] = {
     "pairing": ("name", "sorted"),
@@ -127,7 +131,7 @@ class EvalConfig:
     inception_weights: str = "art_inception"
     fid_resize: int | None = None
     fid_variant: Literal["fid", "fid_inf"] = "fid"
-    fid_sqrtm: Literal["exact", "reference"] = "reference"
+    fid_sqrtm: Literal["exact", "reference"] = DEFAULT_FID_SQRTM
     style_set: Literal["unique", "per_pair"] = "unique"
     fid_inf_points: int = 15
     fid_inf_min_size: int = 5000

@@ -89,8 +89,12 @@ FILTERS = {
 }
 
 
-def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan) -> dict[str, Any]:
-    """What was resized, to what, with which filter; and whether the figure is the reference's."""
+def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan, *, fid_sqrtm: str = "reference") -> dict[str, Any]:
+    """What was resized, to what, with which filter; and whether the figure is the reference's.
+
+    ``fid_sqrtm``: the FID's ``sqrtm`` label as computed; anything but ``reference`` (art-fid's
+    scipy sqrtm) makes the figure differ from the reference's, however little.
+    """
     crop = f", centre {config.size}x{config.size} crop" if config.crop else ""
     record: dict[str, Any] = {"stylized": "as stored (never resized)" if config.mode == "stylized_dir"
                               else "as written (the saved PNGs), never resized"}
@@ -120,6 +124,8 @@ def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan) -> dict[
     elif set(the_plan.style_set) != set(the_plan.style_folder):
         differences.append(f"FID style set: the {len(the_plan.style_set)} style images the pairs use, the reference "
                            f"uses all {len(the_plan.style_folder)} files of the style folder")
+    if fid_sqrtm != "reference":
+        differences.append(f"FID square root: {fid_sqrtm}, not art-fid's scipy sqrtm (about 2e-6 relative apart, measured)")
     record["reference_exact"] = not differences
     record["differences"] = differences
     record["statement"] = ("every image as stored, as the ArtFID reference (art-fid) reads them: the reference's figure"

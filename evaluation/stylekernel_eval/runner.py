@@ -109,7 +109,7 @@ def run_rank(proc: distributed.Proc, config: EvalConfig, the_plan: Plan, net: St
         "metrics": provenance.metric_entries(results, config),
         "n_pairs": len(all_rows),
         "mode": config.mode,
-        "resizing": provenance.resizing_record(config, log, the_plan),
+        "resizing": provenance.resizing_record(config, log, the_plan, fid_sqrtm=results["art_fid"]["sqrtm"]),
         "notes": the_plan.notes,
         "config": config.to_dict(),
         "world_size": world,

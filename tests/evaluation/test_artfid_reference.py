@@ -39,8 +39,9 @@ def _folders(tmp_path: Path, write_images: Any, n: int, size: tuple[int, int] = 
 
 @pytest.fixture
 def folders(tmp_path: Path, image_writer: Any) -> dict[str, Path]:
-    # the sizes of test_reference_commands.py: on the 80 x 80 sets, the reference's own sqrtm (scipy 1.17.1) raises
-    # "Imaginary component 4148" (seen 2026-12-02; it computed there in the previous session's environment)
+    # the sizes of test_reference_commands.py: the 80 x 80 sets sit at the edge of the reference's own sqrtm
+    # (scipy 1.17.1): it raised "Imaginary component 4148" in one run and computed in others (2026-12-02), see
+    # test_reference_commands.py::test_default_command_at_the_edge_of_the_references_sqrtm
     return _folders(tmp_path, image_writer, N, size=(80, 88), style_size=(88, 80))
 
 

@@ -51,7 +51,7 @@ def test_default_command_reports_a_labelled_exact_fid_where_the_reference_sqrtm_
         eval_weights: Path, image_writer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     """The default (`fid_sqrtm: reference`) does not crash after every metric has run where scipy's sqrtm
-    fails (here made to raise, as it can; the real 80 x 80 case is in test_reference_commands.py)."""
+    fails (here made to raise, as it can; with real scipy: test_fid.py, slow)."""
     import numpy as np
     import scipy.linalg
 

@@ -13,6 +13,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from stylekernel_eval.metrics.fid import FID, SqrtmMethod
+from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
 from stylekernel_eval.metrics.lpips import LPIPS
 
 FIDVariant = Literal["fid", "fid_inf"]
@@ -54,7 +55,7 @@ class ArtFID(Metric):
         fid_inf_points: int = 15,
         fid_inf_min_size: int = 5000,
         seed: int = 0,
-        fid_sqrtm: SqrtmMethod = "exact",
+        fid_sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -53,6 +53,7 @@ from torchmetrics.utilities import dim_zero_cat
 from stylekernel.errors import ConfigError
 
 from stylekernel_eval.inception import FEATURE_DIM, load_art_inception
+from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
 
 #: How tr sqrt(S1 S2) is computed: "exact" (factor method, default) or "reference" (art-fid's scipy sqrtm).
 SqrtmMethod = Literal["exact", "reference"]
@@ -154,7 +155,7 @@ def frechet_distance(
     *,
     rank1: int | None = None,
     rank2: int | None = None,
-    sqrtm: SqrtmMethod = "exact",
+    sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
 ) -> float:
     """Fréchet distance between N(mu1, S1) and N(mu2, S2); mu (D,), S (D, D) float64.
 
@@ -191,7 +192,7 @@ def fid_infinity(
     num_points: int = 15,
     min_size: int = 5000,
     seed: int = 0,
-    sqrtm: SqrtmMethod = "exact",
+    sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
 ) -> dict[str, Any]:
     """FID_inf of paired feature sets fake, real (N, D) (row i of both belongs to pair i).
 
@@ -244,7 +245,7 @@ class FID(Metric):
         fid_inf_points: int = 15,
         fid_inf_min_size: int = 5000,
         seed: int = 0,
-        sqrtm: SqrtmMethod = "exact",
+        sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -309,7 +310,7 @@ class FID(Metric):
         n_f, n_r = float(self.fake_n), float(self.real_n)
         mu_f, s_f = mean_cov(self.fake_sum, self.fake_outer, n_f)
         mu_r, s_r = mean_cov(self.real_sum, self.real_outer, n_r)
-        exact = frechet_distance(mu_f, s_f, mu_r, s_r, rank1=int(n_f) - 1, rank2=int(n_r) - 1)
+        exact = frechet_distance(mu_f, s_f, mu_r, s_r, rank1=int(n_f) - 1, rank2=int(n_r) - 1, sqrtm="exact")
         out: dict[str, Any] = {"fid": exact, "n_fake": int(self.fake_n), "n_real": int(self.real_n), "sqrtm": "exact"}
         if self.sqrtm == "reference":
             try:
