@@ -462,12 +462,12 @@ def test_adaattn_memory_estimate_counts_what_the_engine_holds_whole(adaattn):
     fast as the tensors the engine holds for the whole image with AdaAttN, and at most 1.5x:
     the features relu1_1 .. relu5_1 (122 floats a pixel), the packed content code and the
     accumulator (1536 / 64 floats each), the content and its padded copy."""
-    from stylekernel.engine import _nbytes, estimate_stylize_bytes
+    from stylekernel.engine import estimate_stylize_bytes, tensor_bytes
 
     def held(side: int) -> int:
         with torch.no_grad():
             fc = adaattn.encode(torch.rand(1, 3, side, side))
-        return _nbytes(fc) + 2 * _nbytes(adaattn.content_code(fc)) + 2 * 3 * 4 * side * side
+        return tensor_bytes(fc) + 2 * tensor_bytes(adaattn.content_code(fc)) + 2 * 3 * 4 * side * side
 
     def estimate(side: int) -> int:
         return estimate_stylize_bytes(adaattn, side, side, tile_size=64)  # the tile term is constant
