@@ -62,6 +62,15 @@ def _calibrate(net: nn.Module, content: Tensor, style: Tensor, skip: tuple[type,
             h.remove()
 
 
+def _calibrated(cls: type, skip: tuple[type, ...] = ()) -> nn.Module:
+    """``cls(encoder_weights="random")`` in eval mode, seeded, its decoder calibrated on 64x64 images."""
+    torch.manual_seed(0)
+    net = cls(encoder_weights="random").eval()
+    gen = torch.Generator().manual_seed(1)
+    _calibrate(net, torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen), skip=skip)
+    return net
+
+
 @pytest.fixture(autouse=True)
 def _single_thread(single_thread: None) -> None:
     """One torch thread (``single_thread`` in tests/conftest.py): see the module docstring."""
@@ -140,11 +149,7 @@ def _check_engine(net, size: tuple[int, int], *, count: str, min_calls: int) -> 
 def sanet():
     from stylekernel.baselines.sanet import SANet
 
-    torch.manual_seed(0)
-    net = SANet(encoder_weights="random").eval()
-    gen = torch.Generator().manual_seed(1)
-    _calibrate(net, torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen))
-    return net
+    return _calibrated(SANet)
 
 
 def _sanet_naive(net, content: dict[str, Tensor], style: dict[str, Tensor]) -> Tensor:
@@ -216,11 +221,7 @@ def test_sanet_stylize_tiled_equals_one_pass(sanet, size):
 def adaconv():
     from stylekernel.baselines.adaconv import AdaConvNet, KernelPredictor
 
-    torch.manual_seed(0)
-    net = AdaConvNet(encoder_weights="random").eval()
-    gen = torch.Generator().manual_seed(1)
-    _calibrate(net, torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen), skip=(KernelPredictor,))
-    return net
+    return _calibrated(AdaConvNet, skip=(KernelPredictor,))
 
 
 def _adaconv_state(net, h: int, w: int) -> tuple[Tensor, list]:
@@ -308,11 +309,7 @@ def test_adaconv_stylize_tiled_equals_one_pass(adaconv, size):
 def adaattn():
     from stylekernel.baselines.adaattn import AdaAttN
 
-    torch.manual_seed(0)
-    net = AdaAttN(encoder_weights="random").eval()
-    gen = torch.Generator().manual_seed(1)
-    _calibrate(net, torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen))
-    return net
+    return _calibrated(AdaAttN)
 
 
 def _adaattn_feats(h: int, w: int, seed: int) -> dict[str, Tensor]:
