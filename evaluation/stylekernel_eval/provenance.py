@@ -89,7 +89,7 @@ FILTERS = {
 }
 
 
-def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan, *, fid_sqrtm: str = "reference") -> dict[str, Any]:
+def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan, *, fid_sqrtm: str) -> dict[str, Any]:
     """What was resized, to what, with which filter; and whether the figure is the reference's.
 
     ``fid_sqrtm``: the FID's ``sqrtm`` label as computed; anything but ``reference`` (art-fid's
@@ -124,8 +124,10 @@ def resizing_record(config: EvalConfig, log: ResizeLog, the_plan: Plan, *, fid_s
     elif set(the_plan.style_set) != set(the_plan.style_folder):
         differences.append(f"FID style set: the {len(the_plan.style_set)} style images the pairs use, the reference "
                            f"uses all {len(the_plan.style_folder)} files of the style folder")
-    if fid_sqrtm != "reference":
-        differences.append(f"FID square root: {fid_sqrtm}, not art-fid's scipy sqrtm (about 2e-6 relative apart, measured)")
+    if fid_sqrtm == "exact":
+        differences.append("FID square root: exact, not art-fid's scipy sqrtm (about 2e-6 relative apart, measured)")
+    elif fid_sqrtm != "reference":  # the reference's sqrtm failed: there is no reference figure to be near
+        differences.append(f"FID square root: {fid_sqrtm}; art-fid cannot compute this figure")
     record["reference_exact"] = not differences
     record["differences"] = differences
     record["statement"] = ("every image as stored, as the ArtFID reference (art-fid) reads them: the reference's figure"

@@ -70,6 +70,8 @@ def test_default_command_reports_a_labelled_exact_fid_where_the_reference_sqrtm_
     label = "exact (reference sqrtm failed: scipy's sqrtm raised LinAlgError: Matrix is singular, art-fid raises)"
     fid = summary["metrics"]["fid"]
     assert fid["sqrtm"] == label and "value_exact" not in fid and fid["value"] > 0
+    assert summary["resizing"]["reference_exact"] is False  # no reference figure exists for it to be
+    assert summary["resizing"]["differences"] == [f"FID square root: {label}; art-fid cannot compute this figure"]
     assert f"art-fid cannot compute this figure (sqrtm: {label})" in (out / "summary.md").read_text()
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.endswith("metrics.fid")]
     assert len(warned) == 1 and "Matrix is singular" in warned[0] and "exact value is reported instead" in warned[0]

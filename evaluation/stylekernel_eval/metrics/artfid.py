@@ -13,8 +13,8 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from stylekernel_eval.metrics.fid import FID, SqrtmMethod
-from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
 from stylekernel_eval.metrics.lpips import LPIPS
+from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
 
 FIDVariant = Literal["fid", "fid_inf"]
 

@@ -7,8 +7,8 @@ Functional core (float64 throughout):
   across batches or processes, so neither does the FID.
 * :func:`mean_cov` turns them into the mean and the unbiased covariance (``np.cov`` convention,
   divisor n - 1), as the reference does.
-* :func:`frechet_distance` = ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2). With factors
-  S1 = F1 F1^T, S2 = F2 F2^T (pivoted Cholesky, rank-revealing), tr sqrt(S1 S2) is the sum of
+* :func:`frechet_distance` = ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2). ``sqrtm="exact"``
+  (:func:`trace_sqrt_product`): with factors S1 = F1 F1^T, S2 = F2 F2^T (pivoted Cholesky, rank-revealing), tr sqrt(S1 S2) is the sum of
   the singular values of F1^T F2. In exact arithmetic this equals the reference's
   ``tr(scipy.linalg.sqrtm(S1 @ S2))``; it stays real and finite when the covariances are
   singular (fewer images than 2048 dimensions, the usual case: 40 style images), where ``sqrtm``
@@ -55,7 +55,8 @@ from stylekernel.errors import ConfigError
 from stylekernel_eval.inception import FEATURE_DIM, load_art_inception
 from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
 
-#: How tr sqrt(S1 S2) is computed: "exact" (factor method, default) or "reference" (art-fid's scipy sqrtm).
+#: How tr sqrt(S1 S2) is computed: "exact" (factor method) or "reference" (art-fid's scipy sqrtm,
+#: the default: :data:`stylekernel_eval.protocol.DEFAULT_FID_SQRTM`).
 SqrtmMethod = Literal["exact", "reference"]
 SQRTM_METHODS: tuple[str, ...] = ("exact", "reference")
 
