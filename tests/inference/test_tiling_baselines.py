@@ -71,6 +71,17 @@ def _calibrated(cls: type, skip: tuple[type, ...] = ()) -> nn.Module:
     return net
 
 
+@contextmanager
+def _halo(net: nn.Module, cells: int) -> Iterator[None]:
+    """``net.transform_halo = cells`` inside the block, restored after."""
+    saved = net.transform_halo
+    net.transform_halo = cells
+    try:
+        yield
+    finally:
+        net.transform_halo = saved
+
+
 @pytest.fixture(autouse=True)
 def _single_thread(single_thread: None) -> None:
     """One torch thread (``single_thread`` in tests/conftest.py): see the module docstring."""
@@ -195,11 +206,8 @@ def test_sanet_transform_halo_is_needed(sanet):
     with torch.no_grad():
         ref = sanet.transform(content, style)
         state = sanet.transform_global(content, sanet.style_state(style))
-        sanet.transform_halo = 0
-        try:
+        with _halo(sanet, 0):
             short = tiled_transform(sanet, content, state, tile_size=64)
-        finally:
-            sanet.transform_halo = 2
     assert (short - ref).abs().max() > 1e-3 * ref.abs().max()
 
 
@@ -208,11 +216,8 @@ def test_sanet_stylize_tiled_equals_one_pass(sanet, size):
     """The engine path of ``stylize --tile-size 64``: sizes multiple of 64 and 16, of neither, mixed."""
     err = _check_engine(sanet, size, count="transform_local", min_calls=2)
     assert err["float32 tiled vs one pass"] <= 3e-5, err  # measured 1.3e-5 (see the module docstring)
-    sanet.transform_halo = 0
-    try:
+    with _halo(sanet, 0):
         short, whole, _ = _engine_tiled_vs_whole(sanet, size, 64, count="transform_local")
-    finally:
-        sanet.transform_halo = 2
     assert (short - whole).abs().max() > 1e-2  # the comparison can see a seam
 
 
@@ -379,11 +384,8 @@ def test_adaattn_tiles_need_the_halo_and_the_whole_map_statistics(adaattn):
     with torch.no_grad():
         ref = adaattn.transform(content, style)
         state = adaattn.transform_global(content, adaattn.style_state(style))
-        adaattn.transform_halo = 0
-        try:
+        with _halo(adaattn, 0):
             short = tiled_transform(adaattn, content, state, tile_size=64)
-        finally:
-            adaattn.transform_halo = 2
         local = adaattn.transform_local
         adaattn.transform_local = lambda crop, st: local(crop, adaattn.transform_global(crop, st["style"]))
         try:
@@ -408,11 +410,8 @@ def test_adaattn_stylize_tiled_equals_one_pass(adaattn, tile_size):
     assert err <= 1e-5, err
     tiled64, whole64, _ = _engine_tiled_vs_whole(_float64(adaattn), size, tile_size, count="transform_local")
     assert (tiled64 - whole64).abs().max() <= 1e-6
-    adaattn.transform_halo = 0
-    try:
+    with _halo(adaattn, 0):
         short, _, _ = _engine_tiled_vs_whole(adaattn, size, tile_size, count="transform_local")
-    finally:
-        adaattn.transform_halo = 2
     assert (short - whole).abs().max() > 1e-2  # the comparison can see a seam
 
 
