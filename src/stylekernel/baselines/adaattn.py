@@ -64,7 +64,7 @@ from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.decoder import _conv
 from stylekernel.nn.encoder import CHANNELS as LAYER_CHANNELS
 from stylekernel.nn.encoder import LAYERS
-from stylekernel.nn.functional import mean_std, mvn
+from stylekernel.nn.functional import mean_std, mvn, mvn_with_stats
 from stylekernel.tiling import halo
 
 CHANNELS = 512
@@ -90,14 +90,6 @@ def _resized(x: Tensor, size: tuple[int, int]) -> Tensor:
     (H/h)-th row and (W/w)-th column from the first, so a crop at aligned offsets resizes to the
     same crop of the resized map."""
     return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=size, mode="nearest")
-
-
-def _normalise(x: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
-    """(x - mean) / std with given (mean, std) (B, C, 1, 1), in float32 or wider: :func:`mvn`
-    with the statistics of another (the whole) map."""
-    mean, std = stats
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        return ((x if x.dtype == torch.float64 else x.float()) - mean) / std
 
 
 def attention_key(features: dict[str, Tensor], layer: str, shallow: bool, *, unbiased: bool = True) -> Tensor:
@@ -204,7 +196,7 @@ class AdaAttNBlock(nn.Module):
             std = (var + self.std_eps).sqrt() if self.std_eps else var.sqrt()
             mean = mean.transpose(1, 2).reshape(b, c, h, w)
             std = std.transpose(1, 2).reshape(b, c, h, w)
-            out = std * _normalise(zc, stats) + mean
+            out = std * mvn_with_stats(zc, stats) + mean
         return out.to(zc.dtype)
 
     def forward(self, zc: Tensor, zs: Tensor, key_c: Tensor, key_s: Tensor) -> Tensor:
@@ -354,7 +346,7 @@ class AdaAttN(StyleTransferNet):
         def block(layer: str) -> Tensor:
             zc, stats = content[layer], state["stats"][layer]
             size = zc.shape[-2:]
-            parts = [_normalise(_resized(content[n], size), s) for n, s in zip(key_layers(layer, self.shallow_keys), stats)]
+            parts = [mvn_with_stats(_resized(content[n], size), s) for n, s in zip(key_layers(layer, self.shallow_keys), stats)]
             return self._blocks()[layer].local(zc, stats[-1], torch.cat(parts, dim=1), state["style"][layer])
 
         z = block("relu4_1")

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -43,7 +42,7 @@ from stylekernel.baselines.registry import register_model
 from stylekernel.errors import check
 from stylekernel.nn.attention import QUERY_CHUNK_SIZE, chunked_attention, flatten_positions, token_subset
 from stylekernel.nn.base import StyleTransferNet
-from stylekernel.nn.functional import mean_std, mvn
+from stylekernel.nn.functional import mean_std, mvn, mvn_with_stats
 from stylekernel.tiling import halo
 
 CHANNELS = 512
@@ -111,9 +110,7 @@ class SANetBlock(nn.Module):
         (B, C, h, w). Pointwise in the content (every query attends on its own), so any tile
         gives the whole map's values."""
         b, c, h, w = zc.shape
-        mean, std = stats
-        with torch.autocast(device_type=zc.device.type, enabled=False):  # mvn with the whole map's statistics
-            xn = ((zc if zc.dtype == torch.float64 else zc.float()) - mean) / std
+        xn = mvn_with_stats(zc, stats)  # mvn with the whole map's statistics
         q = flatten_positions(self.f(xn.to(zc.dtype)))  # (B, Nc, C)
         k, v = style
         out = chunked_attention(q, k, v, chunk_size=self.query_chunk_size, scale=None if self.scaled else 1.0)

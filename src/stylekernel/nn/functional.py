@@ -41,7 +41,13 @@ def mean_std(x: Tensor, eps: float = EPS, unbiased: bool = False) -> tuple[Tenso
 def mvn(x: Tensor, eps: float = EPS, unbiased: bool = False) -> Tensor:
     """Mean-variance normalisation per instance and channel; (B, C, H, W) -> (B, C, H, W) float32
     (float64 stays float64); ``unbiased`` as in :func:`mean_std`."""
-    mean, std = mean_std(x, eps, unbiased)
+    return mvn_with_stats(x, mean_std(x, eps, unbiased))
+
+
+def mvn_with_stats(x: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
+    """(x - mean) / std with given ``stats`` = (mean, std) (B, C, 1, 1), e.g. a whole map's for one
+    of its tiles; x (B, C, H, W) -> float32 (float64 stays float64), outside autocast."""
+    mean, std = stats
     with torch.autocast(device_type=x.device.type, enabled=False):
         return (_wide(x) - mean) / std
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-import torch
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -36,7 +35,7 @@ from stylekernel.nn.attention import QUERY_CHUNK_SIZE
 from stylekernel.nn.base import StyleTransferNet
 from stylekernel.nn.cgm import ContentGatingModulation, GateMode
 from stylekernel.nn.dynamic_conv import DynamicConv, PaddingMode
-from stylekernel.nn.functional import mean_std
+from stylekernel.nn.functional import mean_std, mvn_with_stats
 from stylekernel.nn.group_shuffle import GroupShuffle
 from stylekernel.nn.kernels import KernelNorm, StyleKernelGenerator
 from stylekernel.nn.sae import StyleAlignmentEncoding
@@ -98,9 +97,7 @@ class StyleKernelBranch(nn.Module):
         """The branch on a tile: zc (B, 512, h, w), the whole map's (mean, std) (B, 512, 1, 1)
         fp32, style = :meth:`style_state` -> (B, 512, h, w); exact at cells >= ``halo`` from a
         tile edge that is not an image edge."""
-        mean, std = stats
-        with torch.autocast(device_type=zc.device.type, enabled=False):
-            xn = ((zc.float() - mean) / std).to(zc.dtype)  # mvn with the whole map's statistics, once
+        xn = mvn_with_stats(zc, stats).to(zc.dtype)  # mvn with the whole map's statistics, once
         t = self.cgm.threshold_normalized(xn) if self.cgm is not None else None
         zcs = self.sae.attend(xn if self.sae.normalize else zc, style, self.cgm, t)
         kernels, bias = self.kernels(zcs)
