@@ -49,6 +49,27 @@ def test_feature_shapes_and_early_stop() -> None:
     assert out["relu2_1"].shape == (2, 128, 24, 20) and out["relu4_1"].shape == (2, 512, 6, 5)
 
 
+def test_in_place_relu_keeps_values_grads_and_captured_conv_outputs() -> None:
+    """The ReLUs rectify in place: the same features and input gradients as an out-of-place
+    network written here, and a convolution output that was asked for is not rectified."""
+    torch.manual_seed(0)
+    enc = VGGEncoder("random", last_layer="relu3_1").double()
+    x = torch.rand(2, 3, 20, 24, dtype=torch.float64, requires_grad=True)
+    want = ("conv1_1", "relu1_1", "conv2_2", "relu3_1")
+    got = enc(x, want)
+    ref, h = {}, (x - enc.mean.double()) / enc.std.double()
+    for name, layer in enc.layers.items():
+        h = torch.relu(h) if name.startswith("relu") else layer(h)  # out of place
+        if name in want:
+            ref[name] = h
+    for name in want:
+        assert torch.equal(got[name], ref[name]), name
+    assert (got["conv1_1"] < 0).any() and (got["conv2_2"] < 0).any()  # not overwritten by their ReLU
+    (g,) = torch.autograd.grad(sum(v.square().sum() for v in got.values()), x)
+    (g_ref,) = torch.autograd.grad(sum(v.square().sum() for v in ref.values()), x)
+    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-12)
+
+
 def test_loads_torchvision_file_from_cache(weights_cache) -> None:
     state = _fake_torchvision_vgg19(weights_cache / "vgg19-dcbb9e9d.pth")
     enc = VGGEncoder("torchvision")

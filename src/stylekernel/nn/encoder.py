@@ -221,9 +221,14 @@ class VGGEncoder(nn.Module):
         wanted = set(layers)
         out: dict[str, Tensor] = {}
         h = self.normalize(x)
+        kept = False  # whether ``h`` is held in ``out`` (then the ReLU must not overwrite it)
         for name, layer in self.layers.items():
-            h = layer(h)
-            if name in wanted:
+            # Each ReLU rectifies its convolution's fresh output in place (same values, one
+            # feature map less to allocate and fill); autograd allows it, the convolution's
+            # backward does not read its output.
+            h = torch.relu_(h) if isinstance(layer, nn.ReLU) and not kept else layer(h)
+            kept = name in wanted
+            if kept:
                 out[name] = h
                 if len(out) == len(wanted):
                     break
