@@ -37,11 +37,24 @@ from typing import Any, Literal
 
 import yaml
 
+from stylekernel.engine import DEFAULT_ALPHA
 from stylekernel.errors import ConfigError
 
 #: The FID's matrix square root when none is asked for: art-fid's algorithm, so that the default
 #: figure is the reference's (the one home of this default: EvalConfig, FID, FID_inf and ArtFID).
 DEFAULT_FID_SQRTM: Literal["exact", "reference"] = "reference"
+# The other protocol defaults that both EvalConfig and a metric's own signature take (one home
+# each; tests/evaluation/test_defaults.py fails when a signature spells its own):
+#: LPIPS backbone and linear-layer version (the ArtFID reference's).
+DEFAULT_LPIPS_NET: Literal["alex", "vgg", "squeeze"] = "alex"
+DEFAULT_LPIPS_VERSION = "0.1"
+#: FID's feature network (a registry name of :mod:`stylekernel.weights` or a file).
+DEFAULT_INCEPTION_WEIGHTS = "art_inception"
+#: FID_inf: number of subset sizes of the fit, and the smallest subset (Chong and Forsyth's 15 and 5,000).
+DEFAULT_FID_INF_POINTS = 15
+DEFAULT_FID_INF_MIN_SIZE = 5000
+#: weights of the content/style losses' VGG19 (as in training).
+DEFAULT_LOSS_ENCODER = "torchvision"
 
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -122,20 +135,20 @@ class EvalConfig:
     output: str = "eval_out"
     save_images: bool = False
     batch_size: int = 4
-    alpha: float = 1.0
+    alpha: float = DEFAULT_ALPHA
     devices: int = 1
     accelerator: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Precision = "32"
     quantize: bool = True
-    lpips_net: Literal["alex", "vgg", "squeeze"] = "alex"
-    inception_weights: str = "art_inception"
+    lpips_net: Literal["alex", "vgg", "squeeze"] = DEFAULT_LPIPS_NET
+    inception_weights: str = DEFAULT_INCEPTION_WEIGHTS
     fid_resize: int | None = None
     fid_variant: Literal["fid", "fid_inf"] = "fid"
     fid_sqrtm: Literal["exact", "reference"] = DEFAULT_FID_SQRTM
     style_set: Literal["unique", "per_pair"] = "unique"
-    fid_inf_points: int = 15
-    fid_inf_min_size: int = 5000
-    loss_encoder: str = "torchvision"
+    fid_inf_points: int = DEFAULT_FID_INF_POINTS
+    fid_inf_min_size: int = DEFAULT_FID_INF_MIN_SIZE
+    loss_encoder: str = DEFAULT_LOSS_ENCODER
     gram: bool = False
     ssim: bool = True
     timing: bool = False

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from stylekernel_eval.plan import Plan
-from stylekernel_eval.protocol import EvalConfig
+from stylekernel_eval.protocol import DEFAULT_LPIPS_VERSION, EvalConfig
 from stylekernel_eval.sides import ResizeLog
 
 PACKAGES = ("stylekernel", "torch", "torchvision", "lightning", "torchmetrics", "lpips", "piq", "numpy", "scipy", "pillow")
@@ -60,7 +60,7 @@ def metric_entries(results: dict[str, Any], config: EvalConfig) -> dict[str, dic
                 f"Inception input {'not resized' if config.fid_resize is None else f'resized to {config.fid_resize}'}, "
                 f"{sqrtm_note(art['sqrtm'])}")
     entries: dict[str, dict[str, Any]] = {
-        "lpips": {"label": f"LPIPS ({config.lpips_net}, v0.1)", "value": art["lpips"], "n": n,
+        "lpips": {"label": f"LPIPS ({config.lpips_net}, v{DEFAULT_LPIPS_VERSION})", "value": art["lpips"], "n": n,
                   "note": "stylized vs content, lower is better"},
         "fid": {"label": "FID", "value": art["fid"], "variant": "FID", "n_stylized": art["n_fake"],
                 "n_style": art["n_real"], "style_set": config.style_set, "inception_resize": config.fid_resize,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stylekernel.atomic import atomic_write
+from stylekernel.env import env_flag
 from stylekernel.errors import CheckpointError, WeightsNotFoundError, exception_summary
 
 
@@ -110,8 +111,8 @@ def cache_dir() -> Path:
 
 
 def offline() -> bool:
-    """True when downloads are switched off by ``STYLEKERNEL_OFFLINE`` or ``HF_HUB_OFFLINE``."""
-    return any(os.environ.get(v, "") not in ("", "0") for v in ("STYLEKERNEL_OFFLINE", "HF_HUB_OFFLINE"))
+    """True when downloads are switched off by ``STYLEKERNEL_OFFLINE`` or ``HF_HUB_OFFLINE`` (:func:`stylekernel.env.env_flag`)."""
+    return env_flag("STYLEKERNEL_OFFLINE", "HF_HUB_OFFLINE")
 
 
 def spec(name: str) -> WeightFile:

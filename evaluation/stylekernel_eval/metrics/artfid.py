@@ -14,7 +14,13 @@ from torchmetrics import Metric
 
 from stylekernel_eval.metrics.fid import FID, SqrtmMethod
 from stylekernel_eval.metrics.lpips import LPIPS
-from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
+from stylekernel_eval.protocol import (
+    DEFAULT_FID_INF_MIN_SIZE,
+    DEFAULT_FID_INF_POINTS,
+    DEFAULT_FID_SQRTM,
+    DEFAULT_INCEPTION_WEIGHTS,
+    DEFAULT_LPIPS_NET,
+)
 
 FIDVariant = Literal["fid", "fid_inf"]
 
@@ -48,12 +54,12 @@ class ArtFID(Metric):
 
     def __init__(
         self,
-        lpips_net: str = "alex",
-        inception_weights: str = "art_inception",
+        lpips_net: str = DEFAULT_LPIPS_NET,
+        inception_weights: str = DEFAULT_INCEPTION_WEIGHTS,
         fid_resize: int | None = None,
         variant: FIDVariant = "fid",
-        fid_inf_points: int = 15,
-        fid_inf_min_size: int = 5000,
+        fid_inf_points: int = DEFAULT_FID_INF_POINTS,
+        fid_inf_min_size: int = DEFAULT_FID_INF_MIN_SIZE,
         seed: int = 0,
         fid_sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
         **kwargs: Any,

@@ -53,7 +53,12 @@ from torchmetrics.utilities import dim_zero_cat
 from stylekernel.errors import ConfigError
 
 from stylekernel_eval.inception import FEATURE_DIM, load_art_inception
-from stylekernel_eval.protocol import DEFAULT_FID_SQRTM
+from stylekernel_eval.protocol import (
+    DEFAULT_FID_INF_MIN_SIZE,
+    DEFAULT_FID_INF_POINTS,
+    DEFAULT_FID_SQRTM,
+    DEFAULT_INCEPTION_WEIGHTS,
+)
 
 #: How tr sqrt(S1 S2) is computed: "exact" (factor method) or "reference" (art-fid's scipy sqrtm,
 #: the default: :data:`stylekernel_eval.protocol.DEFAULT_FID_SQRTM`).
@@ -190,8 +195,8 @@ def fid_infinity(
     fake: np.ndarray,
     real: np.ndarray,
     *,
-    num_points: int = 15,
-    min_size: int = 5000,
+    num_points: int = DEFAULT_FID_INF_POINTS,
+    min_size: int = DEFAULT_FID_INF_MIN_SIZE,
     seed: int = 0,
     sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
 ) -> dict[str, Any]:
@@ -240,11 +245,11 @@ class FID(Metric):
 
     def __init__(
         self,
-        weights: str | os.PathLike[str] = "art_inception",
+        weights: str | os.PathLike[str] = DEFAULT_INCEPTION_WEIGHTS,
         resize: int | None = None,
         keep_features: bool = False,
-        fid_inf_points: int = 15,
-        fid_inf_min_size: int = 5000,
+        fid_inf_points: int = DEFAULT_FID_INF_POINTS,
+        fid_inf_min_size: int = DEFAULT_FID_INF_MIN_SIZE,
         seed: int = 0,
         sqrtm: SqrtmMethod = DEFAULT_FID_SQRTM,
         **kwargs: Any,

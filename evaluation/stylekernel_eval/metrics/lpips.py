@@ -26,12 +26,13 @@ from stylekernel import weights as weight_files
 from stylekernel.errors import CheckpointError, ConfigError
 
 from stylekernel_eval.metrics._base import PerPairMetric
+from stylekernel_eval.protocol import DEFAULT_LPIPS_NET, DEFAULT_LPIPS_VERSION
 
 LPIPSNet = Literal["alex", "vgg", "squeeze"]
 BACKBONE_WEIGHTS: dict[str, str] = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
 
-def build_lpips(net: LPIPSNet = "alex", version: str = "0.1", backbone: str | os.PathLike[str] | None = None) -> nn.Module:
+def build_lpips(net: LPIPSNet = DEFAULT_LPIPS_NET, version: str = DEFAULT_LPIPS_VERSION, backbone: str | os.PathLike[str] | None = None) -> nn.Module:
     """An ``lpips.LPIPS`` in eval mode with its backbone loaded through :mod:`stylekernel.weights`.
 
     Args:
@@ -121,8 +122,8 @@ class LPIPS(PerPairMetric):
 
     def __init__(
         self,
-        net: LPIPSNet = "alex",
-        version: str = "0.1",
+        net: LPIPSNet = DEFAULT_LPIPS_NET,
+        version: str = DEFAULT_LPIPS_VERSION,
         backbone: str | None = None,
         **kwargs: Any,
     ) -> None:

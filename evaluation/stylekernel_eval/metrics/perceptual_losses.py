@@ -18,6 +18,7 @@ from stylekernel import losses
 from stylekernel.nn.encoder import VGGEncoder
 
 from stylekernel_eval.metrics._base import PerPairMetric
+from stylekernel_eval.protocol import DEFAULT_LOSS_ENCODER
 
 
 def perceptual_scores(
@@ -99,7 +100,7 @@ class PerceptualLosses(PerPairMetric):
 
     def __init__(
         self,
-        encoder_weights: str = "torchvision",
+        encoder_weights: str = DEFAULT_LOSS_ENCODER,
         gram: bool = False,
         encoder: VGGEncoder | None = None,
         **kwargs: Any,

@@ -8,12 +8,12 @@ default). ``datasets`` is imported only when a source is validated or iterated.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from stylekernel.data.sources import IndexedSource, Record, RecordStream, StreamingSource, read_file_bytes
+from stylekernel.env import env_flag
 from stylekernel.errors import ConfigError, ImageDecodeError, StyleKernelError
 
 __all__ = ["HFSource"]
@@ -122,7 +122,7 @@ class HFSource(IndexedSource, StreamingSource):
             )
         except Exception as exc:  # noqa: BLE001 - datasets raises many types; report one line
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            offline = any(os.environ.get(v, "0") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+            offline = env_flag("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
             hint = (
                 "offline mode is on (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE): turn it off or cache the data set first"
                 if offline

@@ -18,6 +18,8 @@ from typing import Any, Literal, Optional
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
+from stylekernel.env import env_flag
+
 __all__ = ["SafeWandbLogger", "WandbMode", "resolve_mode", "resolve_offline", "wandb_api_key_available"]
 
 WandbMode = Literal["online", "offline", "disabled"]
@@ -37,7 +39,7 @@ def resolve_mode(offline: Optional[bool] = None) -> WandbMode:
     """The W&B mode of a run: ``offline`` argument > ``WANDB_MODE`` > "online iff a key exists"."""
     if offline is not None:
         return "offline" if offline else "online"
-    if os.environ.get("WANDB_DISABLED", "").strip().lower() in ("1", "true", "yes"):
+    if env_flag("WANDB_DISABLED"):
         return "disabled"
     mode = os.environ.get("WANDB_MODE", "").strip().lower()
     if mode in ("offline", "dryrun"):
