@@ -33,7 +33,7 @@ import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -45,8 +45,9 @@ from stylekernel.errors import ConfigError
 DEFAULT_FID_SQRTM: Literal["exact", "reference"] = "reference"
 # The other protocol defaults that both EvalConfig and a metric's own signature take (one home
 # each; tests/evaluation/test_defaults.py fails when a signature spells its own):
-#: LPIPS backbone and linear-layer version (the ArtFID reference's).
-DEFAULT_LPIPS_NET: Literal["alex", "vgg", "squeeze"] = "alex"
+#: LPIPS backbones (the choice), the default one and the linear-layer version (the ArtFID reference's).
+LPIPSNet = Literal["alex", "vgg", "squeeze"]
+DEFAULT_LPIPS_NET: LPIPSNet = "alex"
 DEFAULT_LPIPS_VERSION = "0.1"
 #: FID's feature network (a registry name of :mod:`stylekernel.weights` or a file).
 DEFAULT_INCEPTION_WEIGHTS = "art_inception"
@@ -61,7 +62,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "pairing": ("name", "sorted"),
     "accelerator": ("auto", "cpu", "cuda"),
     "precision": ("32", "bf16-mixed", "16-mixed"),
-    "lpips_net": ("alex", "vgg", "squeeze"),
+    "lpips_net": get_args(LPIPSNet),
     "fid_variant": ("fid", "fid_inf"),
     "fid_sqrtm": ("exact", "reference"),
     "style_set": ("unique", "per_pair"),
@@ -140,7 +141,7 @@ class EvalConfig:
     accelerator: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Precision = "32"
     quantize: bool = True
-    lpips_net: Literal["alex", "vgg", "squeeze"] = DEFAULT_LPIPS_NET
+    lpips_net: LPIPSNet = DEFAULT_LPIPS_NET
     inception_weights: str = DEFAULT_INCEPTION_WEIGHTS
     fid_resize: int | None = None
     fid_variant: Literal["fid", "fid_inf"] = "fid"

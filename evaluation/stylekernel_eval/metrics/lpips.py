@@ -17,7 +17,7 @@ import contextlib
 import io
 import os
 import warnings
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,9 +26,8 @@ from stylekernel import weights as weight_files
 from stylekernel.errors import CheckpointError, ConfigError
 
 from stylekernel_eval.metrics._base import PerPairMetric
-from stylekernel_eval.protocol import DEFAULT_LPIPS_NET, DEFAULT_LPIPS_VERSION
+from stylekernel_eval.protocol import DEFAULT_LPIPS_NET, DEFAULT_LPIPS_VERSION, LPIPSNet
 
-LPIPSNet = Literal["alex", "vgg", "squeeze"]
 BACKBONE_WEIGHTS: dict[str, str] = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
 
